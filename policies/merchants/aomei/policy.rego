@@ -1,0 +1,33 @@
+# METADATA
+# title: aomei
+# description: |
+#   Software vendor with an unconditional 90-day money-back guarantee
+#   (seed 004). A lost license is sent again at any time; a wrong product is
+#   exchanged and refunded within the guarantee. Taxes are refunded too.
+package refunds.merchants.aomei
+
+import data.refunds.lib.claims
+import data.refunds.lib.dates
+import data.refunds.lib.decisions
+
+params := data.merchants.aomei.params
+
+# METADATA
+# description: The decision document of contract section 3.
+# entrypoint: true
+decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+	not claims.paid(input.order)
+} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.lib.messages.en)
+
+# METADATA
+# description: The first rule that matches the claim.
+verdict := decisions.verdict("approve", "redeliver", ["license_resent"], []) if {
+	input.claim.reason == "lost_license"
+} else := decisions.refund("exchange", ["wrong_product_exchange"], []) if {
+	in_guarantee
+	input.claim.reason == "wrong_product"
+} else := decisions.refund("refund", ["money_back_guarantee"], []) if {
+	in_guarantee
+} else := decisions.deny("guarantee_expired")
+
+in_guarantee if dates.within_days(input.claim.submitted_at, input.order.paid_at, params.guarantee_days)

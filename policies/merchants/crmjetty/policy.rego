@@ -1,0 +1,92 @@
+# METADATA
+# title: crmjetty
+# description: |
+#   Software vendor with a 30-day refund period (seed 001). Taxes,
+#   customization, support and extra domains are never refunded, and every
+#   refund asks the customer to deactivate the license. Annual subscriptions
+#   are refunded pro rata after the period when the issue was raised in time;
+#   automatic renewals are refunded within 5 business days of their payment.
+package refunds.merchants.crmjetty
+
+import data.refunds.lib.claims
+import data.refunds.lib.dates
+import data.refunds.lib.decisions
+
+params := data.merchants.crmjetty.params
+
+# METADATA
+# description: The decision document of contract section 3.
+# entrypoint: true
+decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+	not claims.paid(input.order)
+} else := decisions.assemble(verdict, claimed, input.order.currency, params, data.lib.messages.en)
+
+claimed := claims.claimed_lines(input.order, input.claim)
+
+payment_at := claims.last_payment_at(input)
+
+within_refund_window(t) if dates.within_days(t, payment_at, params.refund_window_days)
+
+# METADATA
+# description: The first rule that matches the claim (contract section 4, crmjetty 1 to 7).
+verdict := decisions.deny("copyright_violation") if {
+	claims.flag(input.customer.copyright_violation)
+} else := decisions.deny("repeat_refund") if {
+	some line in claimed
+	line.kind == "product"
+	line.sku in input.customer.previously_refunded_skus
+} else := decisions.refund("refund", ["renewal_refund_in_time"], []) if {
+	claims.flag(input.subscription.auto_renewed)
+	dates.within_business_days(input.claim.submitted_at, payment_at, params.renewal_business_days, params.time_zone, params.holidays)
+} else := decisions.verdict("partial", "cancel_renewal", ["renewal_refund_window_expired"], []) if {
+	claims.flag(input.subscription.auto_renewed)
+	input.subscription.billing == "monthly"
+} else := annual if {
+	claims.flag(input.subscription.auto_renewed)
+	input.subscription.billing == "annual"
+} else := decisions.deny("reason_not_accepted") if {
+	input.claim.reason in params.not_accepted_reasons
+} else := decisions.verdict("refer", "none", ["third_party_conflict_review"], []) if {
+	input.claim.reason == "third_party_conflict"
+} else := annual if {
+	input.subscription.billing == "annual"
+} else := one_time
+
+# METADATA
+# description: |
+#   Rule 6, annual subscriptions. A reason outside annual_support_reasons is
+#   not accepted within the refund window and has no pro rata refund after it.
+annual := support_or_refund if {
+	within_refund_window(input.claim.submitted_at)
+	input.claim.reason in params.annual_support_reasons
+} else := decisions.deny("reason_not_accepted") if {
+	within_refund_window(input.claim.submitted_at)
+} else := decisions.prorated_refund(remaining_months, params.period_months, ["prorated_refund"]) if {
+	input.claim.reason in params.annual_support_reasons
+	within_refund_window(claims.issue_reported_at(input.claim))
+} else := decisions.deny("refund_window_expired")
+
+# METADATA
+# description: |
+#   Months of the period still to run: the period length less the whole
+#   calendar months from its start to the claim (the current month is refunded).
+remaining_months := params.period_months - dates.whole_months(period_start, input.claim.submitted_at)
+
+period_start := input.subscription.period_start if {
+	is_string(input.subscription.period_start)
+} else := payment_at
+
+# METADATA
+# description: Rule 7, one-time purchases.
+one_time := support_or_refund if {
+	within_refund_window(input.claim.submitted_at)
+	input.claim.reason in params.one_time_support_reasons
+} else := decisions.deny("reason_not_accepted") if {
+	within_refund_window(input.claim.submitted_at)
+} else := decisions.deny("refund_window_expired")
+
+# METADATA
+# description: Within the window, support must have failed before money goes back.
+support_or_refund := decisions.refund("refund", ["within_refund_window"], []) if {
+	claims.flag(input.claim.support_unresolved)
+} else := decisions.verdict("refer", "support", ["support_first"], ["open_support_ticket"])

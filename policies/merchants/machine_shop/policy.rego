@@ -1,0 +1,42 @@
+# METADATA
+# title: machine_shop
+# description: |
+#   Machines under the 2-year legal guarantee, counted from delivery (else
+#   payment), with after-sales service (seed 003). A new, never-used machine
+#   faulty on arrival is replaced; a used one is repaired, or replaced when
+#   it cannot be. An open payment dispute suspends after-sales service.
+package refunds.merchants.machine_shop
+
+import data.refunds.lib.claims
+import data.refunds.lib.dates
+import data.refunds.lib.decisions
+
+params := data.merchants.machine_shop.params
+
+# METADATA
+# description: The decision document of contract section 3.
+# entrypoint: true
+decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+	not claims.paid(input.order)
+} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.lib.messages.en)
+
+# METADATA
+# description: The first rule that matches the claim.
+verdict := decisions.verdict("deny", "none", ["payment_dispute_open"], ["customer_pays_return_shipping"]) if {
+	claims.flag(input.order.payment_dispute_open)
+} else := fault if {
+	input.claim.reason in params.fault_reasons
+	dates.within_years(input.claim.submitted_at, claims.delivered_at(input.order), params.guarantee_years)
+} else := decisions.verdict("deny", "paid_repair", ["warranty_expired"], ["customer_pays_repair"]) if {
+	input.claim.reason in params.fault_reasons
+} else := decisions.deny("reason_not_covered")
+
+# METADATA
+# description: A fault within the guarantee.
+fault := decisions.deny("misuse_not_covered") if {
+	claims.flag(input.item.misuse)
+} else := decisions.verdict("approve", "replacement", ["defective_on_arrival"], ["return_item"]) if {
+	input.item.condition == "new_unused"
+} else := decisions.verdict("approve", "repair", ["warranty_repair"], []) if {
+	not input.item.repairable == false
+} else := decisions.verdict("approve", "replacement", ["repair_impossible"], ["return_item"])

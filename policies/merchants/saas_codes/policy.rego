@@ -1,0 +1,27 @@
+# METADATA
+# title: saas_codes
+# description: |
+#   Activation-code reseller (seed 000). A code is generated for each purchase
+#   and is never refunded; an undelivered code is sent again and a code that
+#   will not activate goes to support.
+package refunds.merchants.saas_codes
+
+import data.refunds.lib.claims
+import data.refunds.lib.decisions
+
+params := data.merchants.saas_codes.params
+
+# METADATA
+# description: The decision document of contract section 3.
+# entrypoint: true
+decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+	not claims.paid(input.order)
+} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.lib.messages.en)
+
+# METADATA
+# description: The first rule that matches the claim.
+verdict := decisions.verdict("approve", "redeliver", ["code_resent"], []) if {
+	input.claim.reason in params.redeliver_reasons
+} else := decisions.verdict("refer", "support", ["support_assistance"], []) if {
+	input.claim.reason in params.support_reasons
+} else := decisions.verdict("deny", "none", ["saas_code_non_refundable", "resale_allowed"], [])

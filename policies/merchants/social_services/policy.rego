@@ -1,0 +1,57 @@
+# METADATA
+# title: social_services
+# description: |
+#   Social-media services, intangible and irrevocable (seed 002). Non-delivery,
+#   a product not as described, cancelling a recurring payment and
+#   dissatisfaction are each heard within 7 days; nothing else is refunded.
+package refunds.merchants.social_services
+
+import data.refunds.lib.claims
+import data.refunds.lib.dates
+import data.refunds.lib.decisions
+
+params := data.merchants.social_services.params
+
+# METADATA
+# description: The decision document of contract section 3.
+# entrypoint: true
+decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+	not claims.paid(input.order)
+} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.lib.messages.en)
+
+# METADATA
+# description: The rule for the claim's reason.
+verdict := not_delivered if {
+	input.claim.reason == "not_delivered"
+} else := not_as_described if {
+	input.claim.reason == "not_as_described"
+} else := cancel_subscription if {
+	input.claim.reason == "cancel_subscription"
+} else := dissatisfied if {
+	input.claim.reason == "dissatisfied"
+} else := decisions.deny("intangible_goods_irrevocable")
+
+within_window(t) if dates.within_days(input.claim.submitted_at, t, params.claim_window_days)
+
+not_delivered := decisions.verdict("refer", "none", ["delivery_disputed"], []) if {
+	within_window(input.order.placed_at)
+	is_string(input.order.delivered_at)
+} else := decisions.refund("refund", ["non_delivery_claim_in_time"], []) if {
+	within_window(input.order.placed_at)
+} else := decisions.deny("claim_window_expired")
+
+not_as_described := decisions.refund("refund", ["not_as_described_with_evidence"], []) if {
+	within_window(input.order.paid_at)
+	is_array(input.claim.evidence)
+	count(input.claim.evidence) > 0
+} else := decisions.deny("evidence_required") if {
+	within_window(input.order.paid_at)
+} else := decisions.deny("claim_window_expired")
+
+cancel_subscription := decisions.refund("refund", ["recurring_cancel_in_time"], []) if {
+	within_window(claims.last_payment_at(input))
+} else := decisions.verdict("partial", "cancel_renewal", ["recurring_refund_window_expired"], [])
+
+dissatisfied := decisions.verdict("refer", "support", ["satisfaction_review"], []) if {
+	within_window(input.order.paid_at)
+} else := decisions.deny("claim_window_expired")

@@ -17,9 +17,9 @@ params := data.merchants.crmjetty.params
 # METADATA
 # description: The decision document of contract section 3.
 # entrypoint: true
-decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+decision := decisions.unpaid(input.order.currency, data.messages.en) if {
 	not claims.paid(input.order)
-} else := decisions.assemble(verdict, claimed, input.order.currency, params, data.lib.messages.en)
+} else := decisions.assemble(verdict, claimed, input.order.currency, params, data.messages.en)
 
 claimed := claims.claimed_lines(input.order, input.claim)
 
@@ -55,7 +55,8 @@ verdict := decisions.deny("copyright_violation") if {
 # METADATA
 # description: |
 #   Rule 6, annual subscriptions. A reason outside annual_support_reasons is
-#   not accepted within the refund window and has no pro rata refund after it.
+#   not accepted within the refund window and has no pro rata refund after it;
+#   a claim made once the period is over has nothing left to prorate.
 annual := support_or_refund if {
 	within_refund_window(input.claim.submitted_at)
 	input.claim.reason in params.annual_support_reasons
@@ -64,6 +65,7 @@ annual := support_or_refund if {
 } else := decisions.prorated_refund(remaining_months, params.period_months, ["prorated_refund"]) if {
 	input.claim.reason in params.annual_support_reasons
 	within_refund_window(claims.issue_reported_at(input.claim))
+	remaining_months > 0
 } else := decisions.deny("refund_window_expired")
 
 # METADATA

@@ -16,9 +16,9 @@ params := data.merchants.machine_shop.params
 # METADATA
 # description: The decision document of contract section 3.
 # entrypoint: true
-decision := decisions.unpaid(input.order.currency, data.lib.messages.en) if {
+decision := decisions.unpaid(input.order.currency, data.messages.en) if {
 	not claims.paid(input.order)
-} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.lib.messages.en)
+} else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.messages.en)
 
 # METADATA
 # description: The first rule that matches the claim.

@@ -1,0 +1,45 @@
+// Command refundd serves refund decisions from merchants' Rego policies.
+//
+//	refundd serve [flags]                          serve the decision API
+//	refundd eval --merchant ID [--policies DIR] FILE   print one decision
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	_ "time/tzdata" // merchants' time zones resolve on hosts without a zoneinfo database
+)
+
+const usage = `refundd: refund decisions from merchants' Rego policies
+
+Usage:
+  refundd serve [flags]                               serve the decision API
+  refundd eval --merchant ID [--policies DIR] FILE    print the decision for one request
+                                                      (FILE "-" reads standard input)
+
+Run "refundd serve -h" or "refundd eval -h" for their flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "eval":
+		return eval(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "refundd: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

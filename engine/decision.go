@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/refundd/refundd/request"
+)
+
+// Decision is the decision document of contract section 3.
+type Decision struct {
+	DecisionID  string      `json:"decision_id"`
+	Merchant    string      `json:"merchant"`
+	Revision    string      `json:"revision"`
+	Outcome     string      `json:"outcome"`
+	Remedy      string      `json:"remedy"`
+	Refund      Refund      `json:"refund"`
+	Reasons     []Explained `json:"reasons"`
+	Obligations []Explained `json:"obligations"`
+	// Duration is the engine time the decision took.
+	Duration time.Duration `json:"-"`
+}
+
+// Refund is the money a decision sends back, and what it keeps.
+type Refund struct {
+	Amount   int64      `json:"amount"`
+	Currency string     `json:"currency"`
+	Withheld []Withheld `json:"withheld"`
+}
+
+// Withheld is a claimed line, or part of one, kept back.
+type Withheld struct {
+	LineID string `json:"line_id"`
+	Amount int64  `json:"amount"`
+	Code   string `json:"code"`
+}
+
+// Explained is a reason or an obligation.
+type Explained struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Outcomes and Remedies of contract section 3.
+var (
+	Outcomes = []string{"approve", "partial", "deny", "refer"}
+	Remedies = []string{"refund", "replacement", "repair", "paid_repair", "exchange",
+		"cancel_renewal", "cancel_order", "redeliver", "support", "none"}
+)
+
+// parseDecision reads the policy's document and checks it against the
+// contract: known outcome and remedy, at least one reason, the request's
+// currency, and no more money than was paid for the claimed lines.
+func parseDecision(v any, req *request.Request) (*Decision, error) {
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decision is %T, not an object", v)
+	}
+	p := &parser{}
+	d := &Decision{
+		Outcome:     p.oneOf(doc, "outcome", Outcomes),
+		Remedy:      p.oneOf(doc, "remedy", Remedies),
+		Reasons:     p.explained(doc, "reasons"),
+		Obligations: p.explained(doc, "obligations"),
+	}
+	if refund, ok := doc["refund"].(map[string]any); ok {
+		d.Refund.Amount = p.amount(refund, "amount", "refund.amount")
+		d.Refund.Currency = p.str(refund, "currency", "refund.currency")
+		items, ok := refund["withheld"].([]any)
+		if !ok {
+			p.fail("refund.withheld is not a list")
+		}
+		d.Refund.Withheld = make([]Withheld, 0, len(items))
+		for i, it := range items {
+			w, _ := it.(map[string]any)
+			path := "refund.withheld[" + strconv.Itoa(i) + "]"
+			d.Refund.Withheld = append(d.Refund.Withheld, Withheld{
+				LineID: p.str(w, "line_id", path+".line_id"),
+				Amount: p.amount(w, "amount", path+".amount"),
+				Code:   p.str(w, "code", path+".code"),
+			})
+		}
+	} else {
+		p.fail("refund is missing")
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	switch {
+	case len(d.Reasons) == 0:
+		return nil, errors.New("decision gives no reason")
+	case d.Refund.Currency != req.Currency:
+		return nil, fmt.Errorf("refund currency %q is not the order's %q", d.Refund.Currency, req.Currency)
+	case d.Refund.Amount > req.Claimed:
+		return nil, fmt.Errorf("refund of %d exceeds the %d paid for the claimed lines", d.Refund.Amount, req.Claimed)
+	}
+	return d, nil
+}
+
+type parser struct{ err error }
+
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("malformed decision: "+format, args...)
+	}
+}
+
+func (p *parser) str(m map[string]any, key, path string) string {
+	s, ok := m[key].(string)
+	if !ok || s == "" {
+		p.fail("%s is not a non-empty string", path)
+	}
+	return s
+}
+
+func (p *parser) oneOf(m map[string]any, key string, allowed []string) string {
+	s := p.str(m, key, key)
+	if s != "" && !slices.Contains(allowed, s) {
+		p.fail("%s %q is not one of %v", key, s, allowed)
+	}
+	return s
+}
+
+func (p *parser) amount(m map[string]any, key, path string) int64 {
+	n, ok := m[key].(json.Number)
+	if !ok {
+		p.fail("%s is not a number", path)
+		return 0
+	}
+	i, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil || i < 0 {
+		p.fail("%s %s is not a whole, non-negative amount", path, n)
+	}
+	return i
+}
+
+func (p *parser) explained(m map[string]any, key string) []Explained {
+	items, ok := m[key].([]any)
+	if !ok {
+		p.fail("%s is not a list", key)
+		return nil
+	}
+	out := make([]Explained, 0, len(items))
+	for i, it := range items {
+		e, _ := it.(map[string]any)
+		path := key + "[" + strconv.Itoa(i) + "]"
+		out = append(out, Explained{Code: p.str(e, "code", path+".code"), Message: p.str(e, "message", path+".message")})
+	}
+	return out
+}
+
+// catalog holds message texts by language and code.
+type catalog map[string]map[string]string
+
+func newCatalog(doc map[string]any) (catalog, error) {
+	c := catalog{}
+	for lang, texts := range doc {
+		m, ok := texts.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("messages.%s is not an object", lang)
+		}
+		c[lang] = make(map[string]string, len(m))
+		for code, t := range m {
+			s, ok := t.(string)
+			if !ok {
+				return nil, fmt.Errorf("messages.%s.%s is not a string", lang, code)
+			}
+			c[lang][code] = s
+		}
+	}
+	return c, nil
+}
+
+// localize puts the texts of lang in place of the policy's English ones,
+// where the catalog has them.
+func (c catalog) localize(d *Decision, lang string) {
+	texts := c[lang]
+	if lang == "en" || texts == nil {
+		return
+	}
+	for _, list := range [][]Explained{d.Reasons, d.Obligations} {
+		for i := range list {
+			if t, ok := texts[list[i].Code]; ok {
+				list[i].Message = t
+			}
+		}
+	}
+}

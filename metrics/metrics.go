@@ -1,0 +1,65 @@
+// Package metrics defines refundd's Prometheus metrics on a registry passed
+// in. Labels never carry an order, customer, claim or revision id.
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the decision and HTTP metrics of one server.
+type Metrics struct {
+	Decisions        *prometheus.CounterVec
+	DecisionDuration *prometheus.HistogramVec
+	Refunded         *prometheus.CounterVec
+	DecisionErrors   *prometheus.CounterVec
+	HTTPDuration     *prometheus.HistogramVec
+}
+
+// New registers refundd's metrics, with the Go and process collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundd_decisions_total",
+			Help: "Decisions made, by merchant, outcome and remedy.",
+		}, []string{"merchant", "outcome", "remedy"}),
+		DecisionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "refundd_decision_duration_seconds",
+			Help:    "Engine time of a decision: input conversion, policy evaluation and checking the result.",
+			Buckets: []float64{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3, 50e-3},
+		}, []string{"merchant"}),
+		Refunded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundd_refunded_minor_units_total",
+			Help: "Money granted back by decisions, in minor units of the currency.",
+		}, []string{"merchant", "currency"}),
+		DecisionErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundd_decision_errors_total",
+			Help: "Decision requests that got no decision, by merchant and error code.",
+		}, []string{"merchant", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request latency, by status code, route template and method.",
+			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 500e-3, 1, 5},
+		}, []string{"code", "handler", "method"}),
+	}
+	reg.MustRegister(m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveDecision counts a decision.
+func (m *Metrics) ObserveDecision(merchant, outcome, remedy, currency string, refunded int64, seconds float64) {
+	m.Decisions.WithLabelValues(merchant, outcome, remedy).Inc()
+	m.DecisionDuration.WithLabelValues(merchant).Observe(seconds)
+	if refunded > 0 {
+		m.Refunded.WithLabelValues(merchant, currency).Add(float64(refunded))
+	}
+}
+
+// ObserveHTTP records one HTTP request.
+func (m *Metrics) ObserveHTTP(status int, handler, method string, seconds float64) {
+	m.HTTPDuration.WithLabelValues(strconv.Itoa(status), handler, method).Observe(seconds)
+}

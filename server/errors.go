@@ -1,0 +1,106 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/refundd/refundd/engine"
+	"github.com/refundd/refundd/request"
+)
+
+var (
+	errNotFound             = errors.New("not found")
+	errMethodNotAllowed     = errors.New("method not allowed")
+	errUnsupportedMediaType = errors.New("unsupported media type")
+	errPanic                = errors.New("panic")
+)
+
+// ErrorBody is the body of every error answer (contract section 1).
+type ErrorBody struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Errors  []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one problem with one field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// fail maps err to its status, code and message: the one place that does.
+func (s *Server) fail(c *gin.Context, merchant string, err error) {
+	lang := language(c.GetHeader("Accept-Language"))
+	status, code := classify(err)
+	body := ErrorBody{Code: code, Message: errorMessage(code, lang)}
+	var verr *request.ValidationError
+	var perr *engine.PolicyError
+	switch {
+	case errors.As(err, &verr):
+		for _, p := range verr.Problems {
+			body.Errors = append(body.Errors, FieldError{Field: p.Field, Message: p.Message(lang)})
+		}
+	case errors.As(err, &perr):
+		body.Message += " " + perr.Err.Error()
+		s.log.Error("policy error", "merchant", merchant, "error", perr.Err.Error())
+	case status == http.StatusInternalServerError:
+		s.log.Error("request failed", "merchant", merchant, "error", err.Error())
+	}
+	if s.metrics != nil && isDecisionRoute(c.FullPath()) {
+		label := merchant
+		if label == "" {
+			label = "unknown" // never a client-chosen label value
+		}
+		s.metrics.DecisionErrors.WithLabelValues(label, code).Inc()
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+func classify(err error) (int, string) {
+	var verr *request.ValidationError
+	var perr *engine.PolicyError
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &verr):
+		return http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, engine.ErrUnknownMerchant):
+		return http.StatusNotFound, "unknown_merchant"
+	case errors.As(err, &maxErr):
+		return http.StatusRequestEntityTooLarge, "request_too_large"
+	case errors.Is(err, errUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType, "unsupported_media_type"
+	case errors.As(err, &perr):
+		return http.StatusInternalServerError, "policy_error"
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, "method_not_allowed"
+	}
+	return http.StatusInternalServerError, "internal_error"
+}
+
+func isDecisionRoute(path string) bool {
+	return strings.HasSuffix(path, "/decisions") || strings.HasSuffix(path, "/decision")
+}
+
+var errorMessages = map[string][2]string{
+	"invalid_request":        {"The request is invalid; see errors for each field.", "La requête est invalide ; voir errors pour chaque champ."},
+	"unknown_merchant":       {"No policy is loaded for this merchant.", "Aucune politique n'est chargée pour ce marchand."},
+	"request_too_large":      {"The request body is too large.", "Le corps de la requête est trop volumineux."},
+	"unsupported_media_type": {"The request body must be JSON (Content-Type: application/json).", "Le corps de la requête doit être du JSON (Content-Type: application/json)."},
+	"policy_error":           {"The merchant's policy failed; no decision was made.", "La politique du marchand a échoué ; aucune décision n'a été prise."},
+	"not_found":              {"No such endpoint.", "Ce point d'accès n'existe pas."},
+	"method_not_allowed":     {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
+	"internal_error":         {"Internal error.", "Erreur interne."},
+}
+
+func errorMessage(code, lang string) string {
+	m := errorMessages[code]
+	if lang == "fr" {
+		return m[1]
+	}
+	return m[0]
+}

@@ -1,0 +1,203 @@
+// Package server is refundd's HTTP layer: routes, request handling, error
+// mapping and middleware. It reaches the engine only through Decider.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/refundd/refundd/engine"
+	"github.com/refundd/refundd/metrics"
+	"github.com/refundd/refundd/request"
+)
+
+// Decider makes decisions; the engine is one.
+type Decider interface {
+	Decide(ctx context.Context, merchant string, req *request.Request, lang string) (*engine.Decision, error)
+	Known(merchant string) bool
+	Merchants() []engine.Status
+	Ready() bool
+}
+
+var _ Decider = (*engine.Engine)(nil)
+
+// DefaultMaxBodyBytes bounds a request body (1 MiB).
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configures a Server.
+type Options struct {
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer
+	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when 0.
+	MaxBodyBytes int64
+}
+
+// Server serves the decision API.
+type Server struct {
+	decider  Decider
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	maxBody  int64
+	handler  *gin.Engine
+	draining atomic.Bool
+}
+
+// New builds the server and its routes.
+func New(d Decider, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.observe, s.recover)
+	r.POST("/v1/merchants/:merchant/decisions", s.decide(false))
+	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.decide(true))
+	r.GET("/v1/merchants", s.merchants)
+	r.GET("/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/ready", s.ready)
+	if opts.Gatherer != nil {
+		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	}
+	r.NoRoute(func(c *gin.Context) { s.fail(c, "", errNotFound) })
+	r.NoMethod(func(c *gin.Context) { s.fail(c, "", errMethodNotAllowed) })
+	s.handler = r
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		merchant := c.Param("merchant")
+		if !s.decider.Known(merchant) {
+			s.fail(c, "", engine.ErrUnknownMerchant)
+			return
+		}
+		if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
+			s.fail(c, merchant, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+		if err != nil {
+			s.fail(c, merchant, err)
+			return
+		}
+		decode := request.Decode
+		if dataAPI {
+			decode = request.DecodeDataAPI
+		}
+		req, err := decode(body)
+		if err != nil {
+			s.fail(c, merchant, err)
+			return
+		}
+		d, err := s.decider.Decide(c.Request.Context(), merchant, req, language(c.GetHeader("Accept-Language")))
+		if err != nil {
+			s.fail(c, merchant, err)
+			return
+		}
+		c.Set(decisionIDKey, d.DecisionID)
+		if s.metrics != nil {
+			s.metrics.ObserveDecision(merchant, d.Outcome, d.Remedy, d.Refund.Currency, d.Refund.Amount, d.Duration.Seconds())
+		}
+		if dataAPI {
+			c.JSON(http.StatusOK, gin.H{"result": d, "decision_id": d.DecisionID})
+			return
+		}
+		c.JSON(http.StatusOK, d)
+	}
+}
+
+func (s *Server) merchants(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"merchants": s.decider.Merchants()})
+}
+
+func (s *Server) ready(c *gin.Context) {
+	switch {
+	case s.draining.Load():
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+	case !s.decider.Ready():
+		var waiting []engine.Status
+		for _, st := range s.decider.Merchants() {
+			if !st.Active {
+				waiting = append(waiting, st)
+			}
+		}
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "merchants": waiting})
+	default:
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	}
+}
+
+// checkContentType accepts JSON bodies, and bodies that do not say.
+func checkContentType(header string) error {
+	if header == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(header)
+	if err == nil && (mt == "application/json" || (len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
+		return nil
+	}
+	return errUnsupportedMediaType
+}
+
+// Timeouts bound each phase of a connection and the shutdown.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	// Drain is how long /ready reports draining before the listener closes,
+	// so a load balancer stops sending new requests first.
+	Drain time.Duration
+	// Shutdown bounds how long in-flight requests may take to finish.
+	Shutdown time.Duration
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: not
+// ready first, a drain period, then in-flight requests finish and it stops.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("shutting down", "drain", t.Drain.String())
+	time.Sleep(t.Drain)
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -27,7 +27,7 @@ func compile(ctx context.Context, tree *bundles.Tree, src *bundles.Merchant) (*m
 			modules[m.Path] = m.Parsed.Copy()
 		}
 	}
-	c := ast.NewCompiler().WithStrict(true)
+	c := ast.NewCompiler().WithStrict(true).WithCapabilities(capabilities)
 	if c.Compile(modules); c.Failed() {
 		return nil, c.Errors
 	}
@@ -97,6 +97,22 @@ func checkScope(src *bundles.Merchant, lib []bundles.Module, pkg ast.Ref) error 
 	}
 	return errors.Join(errs...)
 }
+
+// capabilities are OPA's, less every builtin whose answer depends on
+// something other than its arguments: the clock, the network, chance, the
+// runtime. A policy that calls one fails to compile, so every decision can
+// be replayed from its request alone.
+var capabilities = func() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	builtins := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !b.Nondeterministic && b.Name != "time.now_ns" && b.Name != "opa.runtime" && b.Name != "trace" {
+			builtins = append(builtins, b)
+		}
+	}
+	caps.Builtins = builtins
+	return caps
+}()
 
 func scopeList(refs []ast.Ref) string {
 	s := make([]string, len(refs))

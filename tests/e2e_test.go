@@ -1,0 +1,252 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds cmd/refundd once for the test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "refundd")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/refundd")
+	cmd.Dir = filepath.Join(Dir(), "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServer runs `refundd serve` on a free loopback port and returns its
+// base URL; the server's log is kept for the failure report.
+func startServer(t *testing.T, bin string) (string, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--policies", PoliciesDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	logs := &bytes.Buffer{}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a, cmd, logs
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start:\n%s", logs)
+	}
+	return "", nil, nil
+}
+
+func post(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	cases, err := LoadCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBinary(t)
+	base, cmd, logs := startServer(t, bin)
+	defer func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	}()
+
+	type key struct{ merchant, outcome, remedy string }
+	decisions := map[key]int{}
+	refunded := map[string]int64{} // merchant/currency
+	perMerchant := map[string]int{}
+	for _, c := range cases {
+		t.Run(c.Merchant+"/"+c.Name, func(t *testing.T) {
+			status, native := post(t, base+"/v1/merchants/"+c.Merchant+"/decisions", string(c.Request))
+			if status != http.StatusOK {
+				t.Fatalf("native: %d %s", status, native)
+			}
+			status, wrapped := post(t, base+"/v1/data/refunds/merchants/"+c.Merchant+"/decision", `{"input":`+string(c.Request)+`}`)
+			if status != http.StatusOK {
+				t.Fatalf("data API: %d %s", status, wrapped)
+			}
+			var env struct {
+				Result     json.RawMessage `json:"result"`
+				DecisionID string          `json:"decision_id"`
+			}
+			if err := json.Unmarshal(wrapped, &env); err != nil || env.DecisionID == "" {
+				t.Fatalf("data API answer %s: %v", wrapped, err)
+			}
+			for shape, body := range map[string][]byte{"native": native, "data API": env.Result} {
+				got, err := Summarize(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, c.Want) {
+					t.Errorf("%s: %s\n got  %+v\n want %+v", shape, c.Description, got, c.Want)
+				}
+			}
+		})
+		decisions[key{c.Merchant, c.Want.Outcome, c.Want.Remedy}] += 2
+		refunded[c.Merchant+"/"+c.Want.Refund.Currency] += 2 * c.Want.Refund.Amount
+		perMerchant[c.Merchant] += 2
+	}
+
+	// Errors through the real server.
+	if status, body := post(t, base+"/v1/merchants/aomei/decisions", `{"claim":{"reason":"bored"}}`); status != 400 ||
+		!strings.Contains(string(body), `"claim.submitted_at"`) || !strings.Contains(string(body), `"claim.reason"`) || !strings.Contains(string(body), `"order"`) {
+		t.Errorf("invalid request: %d %s", status, body)
+	}
+	if status, body := post(t, base+"/v1/merchants/acme/decisions", string(cases[0].Request)); status != 404 || !strings.Contains(string(body), "unknown_merchant") {
+		t.Errorf("unknown merchant: %d %s", status, body)
+	}
+
+	// The counters moved by exactly what was decided.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := string(raw)
+	for k, n := range decisions {
+		series := fmt.Sprintf(`refundd_decisions_total{merchant=%q,outcome=%q,remedy=%q}`, k.merchant, k.outcome, k.remedy)
+		if v := metricValue(m, series); v != float64(n) {
+			t.Errorf("%s = %v, want %d", series, v, n)
+		}
+	}
+	for mc, amount := range refunded {
+		merchant, currency, _ := strings.Cut(mc, "/")
+		series := fmt.Sprintf(`refundd_refunded_minor_units_total{currency=%q,merchant=%q}`, currency, merchant)
+		if amount > 0 && metricValue(m, series) != float64(amount) {
+			t.Errorf("%s = %v, want %d", series, metricValue(m, series), amount)
+		}
+	}
+	for merchant, n := range perMerchant {
+		series := fmt.Sprintf(`refundd_decision_duration_seconds_count{merchant=%q}`, merchant)
+		if v := metricValue(m, series); v != float64(n) {
+			t.Errorf("%s = %v, want %d", series, v, n)
+		}
+	}
+	for _, series := range []string{
+		`refundd_decision_errors_total{code="invalid_request",merchant="aomei"}`,
+		`refundd_decision_errors_total{code="unknown_merchant",merchant="unknown"}`,
+	} {
+		if metricValue(m, series) != 1 {
+			t.Errorf("%s = %v, want 1", series, metricValue(m, series))
+		}
+	}
+	total := 0
+	for _, n := range perMerchant {
+		total += n / 2
+	}
+	for _, series := range []string{
+		fmt.Sprintf(`http_request_duration_seconds_count{code="200",handler="/v1/merchants/:merchant/decisions",method="POST"} %d`, total),
+		fmt.Sprintf(`http_request_duration_seconds_count{code="200",handler="/v1/data/refunds/merchants/:merchant/decision",method="POST"} %d`, total),
+		`http_request_duration_seconds_count{code="404",handler="/v1/merchants/:merchant/decisions",method="POST"} 1`,
+		"go_goroutines ", "process_resident_memory_bytes ",
+	} {
+		if !strings.Contains(m, series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+
+	// SIGTERM: the server drains and exits cleanly.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("server still running 20s after SIGTERM")
+	}
+}
+
+var sampleLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
+
+// metricValue returns the value of one exposition series, -1 if absent.
+func metricValue(exposition, series string) float64 {
+	for _, m := range sampleLine.FindAllStringSubmatch(exposition, -1) {
+		if m[1] == series {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func TestEvalCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	cases, err := LoadCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBinary(t)
+	c := cases[len(cases)-1]
+	file := filepath.Join(t.TempDir(), "request.json")
+	if err := os.WriteFile(file, c.Request, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "eval", "--merchant", c.Merchant, "--policies", PoliciesDir(), file).Output()
+	if err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	got, err := Summarize(out)
+	if err != nil || !reflect.DeepEqual(got, c.Want) {
+		t.Errorf("eval printed %s (%v), want %+v", out, err, c.Want)
+	}
+	cmd := exec.Command(bin, "eval", "--merchant", c.Merchant, "--policies", PoliciesDir(), "-")
+	cmd.Stdin = strings.NewReader(`{"claim":{}}`)
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "claim.submitted_at: is required") {
+		t.Errorf("eval of an invalid request: %v\n%s", err, out)
+	}
+}

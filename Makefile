@@ -1,0 +1,52 @@
+# refundd: `make run` serves the five launch merchants, `make test` is what CI runs.
+GO  ?= go
+OPA := $(GO) tool opa
+ADDR ?= 127.0.0.1:8181
+POLICIES ?= policies/
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Serve the policies on 127.0.0.1:8181 (override with ADDR=host:port)
+	$(GO) run ./cmd/refundd serve --addr $(ADDR) --policies $(POLICIES)
+
+.PHONY: build
+build: ## Build bin/refundd
+	$(GO) build -o bin/refundd ./cmd/refundd
+
+.PHONY: test
+test: go-lint rego-lint rego-test go-test ## Everything: Go and Rego formatting, checks and tests
+
+.PHONY: go-lint
+go-lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: go-test
+go-test: ## Go tests with the race detector (engine, server, end to end)
+	$(GO) test -race -count=1 ./...
+
+.PHONY: rego-lint
+rego-lint: ## opa fmt and opa check --strict over the policies
+	$(OPA) fmt --list --fail $(POLICIES)
+	$(OPA) check --strict $(POLICIES)
+
+.PHONY: rego-test
+rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/
+	$(OPA) test $(POLICIES)
+	$(OPA) test --coverage --threshold 95 $(POLICIES) > /dev/null
+	$(OPA) test --coverage --threshold 100 $(POLICIES)lib > /dev/null
+	@echo "coverage: policies >= 95%, lib = 100%"
+
+.PHONY: fuzz
+fuzz: ## Fuzz the request decoder for 60s
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./request
+
+.PHONY: bench
+bench: ## Go benchmarks of engine.Decide per merchant
+	$(GO) test -run '^$$' -bench . -benchmem ./engine

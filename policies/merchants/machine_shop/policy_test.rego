@@ -1,7 +1,7 @@
 package refunds.merchants.machine_shop_test
 
-import data.refunds.lib.testing
 import data.refunds.merchants.machine_shop
+import data.refunds.testing
 
 base := {
 	"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "defective"},

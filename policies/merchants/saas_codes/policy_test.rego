@@ -1,7 +1,7 @@
 package refunds.merchants.saas_codes_test
 
-import data.refunds.lib.testing
 import data.refunds.merchants.saas_codes
+import data.refunds.testing
 
 base := {
 	"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "change_of_mind"},

@@ -1,7 +1,7 @@
 package refunds.merchants.social_services_test
 
-import data.refunds.lib.testing
 import data.refunds.merchants.social_services
+import data.refunds.testing
 
 base := {
 	"claim": {"submitted_at": "2026-03-05T10:00:00Z", "reason": "not_delivered"},

@@ -2,7 +2,7 @@
 # description: |
 #   Helpers for merchant tests: a decision with its codes but without message
 #   texts (the texts are tested once, in refunds.messages_test).
-package refunds.lib.testing
+package refunds.testing
 
 summary(d) := {
 	"outcome": d.outcome,

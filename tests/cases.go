@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+
+	"github.com/refundd/refundd/engine"
 )
 
 // Case is one request and its expected decision.
@@ -24,25 +26,11 @@ type Case struct {
 // Summary is a decision without its id, revision and message texts: what a
 // case asserts, whole.
 type Summary struct {
-	Outcome     string   `json:"outcome"`
-	Remedy      string   `json:"remedy"`
-	Refund      Refund   `json:"refund"`
-	Reasons     []string `json:"reasons"`
-	Obligations []string `json:"obligations"`
-}
-
-// Refund is the money part of a Summary.
-type Refund struct {
-	Amount   int64      `json:"amount"`
-	Currency string     `json:"currency"`
-	Withheld []Withheld `json:"withheld"`
-}
-
-// Withheld is a line, or part of one, kept back.
-type Withheld struct {
-	LineID string `json:"line_id"`
-	Amount int64  `json:"amount"`
-	Code   string `json:"code"`
+	Outcome     string        `json:"outcome"`
+	Remedy      string        `json:"remedy"`
+	Refund      engine.Refund `json:"refund"`
+	Reasons     []string      `json:"reasons"`
+	Obligations []string      `json:"obligations"`
 }
 
 // Summarize reads a decision document (contract section 3) as a Summary.

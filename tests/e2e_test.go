@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,16 +20,42 @@ import (
 	"time"
 )
 
-// buildBinary builds cmd/refundd once for the test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "refundd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/refundd")
+// binary is the refundd binary TestMain builds for the tests that run it.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "refundd-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "refundd")
+	cmd := exec.Command("go", "build", "-o", binary, "./cmd/refundd")
 	cmd.Dir = filepath.Join(Dir(), "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
 	}
-	return bin
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// setup skips under -short (the tests run the binary) and loads the cases.
+func setup(t *testing.T) []Case {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the refundd binary")
+	}
+	cases, err := LoadCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cases
 }
 
 // startServer runs `refundd serve` on a free loopback port and returns its
@@ -80,15 +107,8 @@ func post(t *testing.T, url, body string) (int, []byte) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	cases, err := LoadCases()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildBinary(t)
-	base, cmd, logs := startServer(t, bin)
+	cases := setup(t)
+	base, cmd, logs := startServer(t, binary)
 	defer func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs)
@@ -222,14 +242,8 @@ func metricValue(exposition, series string) float64 {
 }
 
 func TestEvalCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	cases, err := LoadCases()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildBinary(t)
+	cases := setup(t)
+	bin := binary
 	c := cases[len(cases)-1]
 	file := filepath.Join(t.TempDir(), "request.json")
 	if err := os.WriteFile(file, c.Request, 0o644); err != nil {

@@ -39,10 +39,12 @@ func compile(ctx context.Context, tree *bundles.Tree, src *bundles.Merchant) (*m
 	if err != nil {
 		return nil, err
 	}
-	store := inmem.NewFromObject(map[string]any{
+	// Data is kept as AST values, so an evaluation reads it without
+	// converting it again.
+	store := inmem.NewFromObjectWithOpts(map[string]any{
 		"merchants": map[string]any{src.ID: src.Data},
 		"messages":  tree.Messages,
-	})
+	}, inmem.OptReturnASTValuesOnRead(true))
 	pq, err := rego.New(
 		rego.Compiler(c),
 		rego.Store(store),

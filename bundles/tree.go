@@ -4,9 +4,10 @@
 //	lib/...                shared Rego helpers (package refunds.lib.*)
 //	messages/data.json     the message catalog, {"en": {code: text}, "fr": {...}}
 //	merchants/<id>/...     one merchant: package refunds.merchants.<id> and its data
+//	testing/...            helpers for the merchants' tests
 //
-// Test files (*_test.rego) are left out: they are for `opa test`, not for
-// serving.
+// Test files (*_test.rego) are kept apart from the modules that serve: they
+// travel in bundles and gate activation under --require-tests.
 package bundles
 
 import (
@@ -26,24 +27,29 @@ import (
 	"github.com/open-policy-agent/opa/v1/loader"
 )
 
-// Module is one parsed Rego file.
+// Module is one parsed Rego file. Path is relative to the tree or bundle
+// root ("lib/dates/dates.rego"), the same in both.
 type Module struct {
 	Path   string
 	Parsed *ast.Module
 	Raw    []byte
 }
 
-// Merchant is the source of one merchant's policy: its modules and its data
-// (the content of merchants/<id>/data.json, served at data.merchants.<id>).
+// Merchant is one merchant's part of a tree: its modules, its tests and its
+// data (the content of merchants/<id>/data.json, served at
+// data.merchants.<id>).
 type Merchant struct {
 	ID      string
 	Modules []Module
+	Tests   []Module
 	Data    map[string]any
 }
 
 // Tree is a loaded policy source tree.
 type Tree struct {
+	Dir       string
 	Lib       []Module
+	LibTests  []Module // lib's tests and the testing helpers
 	Messages  map[string]any
 	Merchants map[string]*Merchant
 	// Errors holds the merchants whose own files failed to load. The others
@@ -64,14 +70,18 @@ func LoadTree(dir string) (*Tree, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("policy tree %s: not a directory", dir)
 	}
-	lib, _, err := load(filepath.Join(dir, "lib"))
+	lib, libTests, _, err := load(dir, "lib")
 	if err != nil {
 		return nil, fmt.Errorf("policy tree %s: lib: %w", dir, err)
 	}
 	if len(lib) == 0 {
 		return nil, fmt.Errorf("policy tree %s: lib: no Rego modules", dir)
 	}
-	_, messages, err := load(filepath.Join(dir, "messages"))
+	_, helpers, _, err := load(dir, "testing")
+	if err != nil {
+		return nil, fmt.Errorf("policy tree %s: testing: %w", dir, err)
+	}
+	_, _, messages, err := load(dir, "messages")
 	if err != nil {
 		return nil, fmt.Errorf("policy tree %s: messages: %w", dir, err)
 	}
@@ -79,13 +89,14 @@ func LoadTree(dir string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy tree %s: %w", dir, err)
 	}
-	t := &Tree{Lib: lib, Messages: messages, Merchants: map[string]*Merchant{}, Errors: map[string]error{}}
+	t := &Tree{Dir: dir, Lib: lib, LibTests: append(libTests, helpers...), Messages: messages,
+		Merchants: map[string]*Merchant{}, Errors: map[string]error{}}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
 		id := e.Name()
-		m, err := loadMerchant(filepath.Join(dir, "merchants", id), id)
+		m, err := loadMerchant(dir, id)
 		if err != nil {
 			t.Errors[id] = err
 			continue
@@ -98,56 +109,91 @@ func LoadTree(dir string) (*Tree, error) {
 	return t, nil
 }
 
-func loadMerchant(dir, id string) (*Merchant, error) {
+func loadMerchant(root, id string) (*Merchant, error) {
 	if !MerchantIDPattern.MatchString(id) {
 		return nil, fmt.Errorf("merchant id %q: must match %s", id, MerchantIDPattern)
 	}
-	modules, data, err := load(dir)
+	rel := filepath.Join("merchants", id)
+	modules, tests, data, err := load(root, rel)
 	if err != nil {
 		return nil, err
 	}
 	if len(modules) == 0 {
-		return nil, fmt.Errorf("merchant %s: no Rego modules in %s", id, dir)
+		return nil, fmt.Errorf("merchant %s: no Rego modules in %s", id, filepath.Join(root, rel))
 	}
-	return &Merchant{ID: id, Modules: modules, Data: data}, nil
+	return &Merchant{ID: id, Modules: modules, Tests: tests, Data: data}, nil
 }
 
-// load reads the Rego modules and data files below dir with OPA's loader,
-// leaving test files out. A missing dir loads nothing.
-func load(dir string) ([]Module, map[string]any, error) {
+// load reads the Rego modules, test modules and data files below root/rel
+// with OPA's loader. A missing directory loads nothing.
+func load(root, rel string) (modules, tests []Module, data map[string]any, err error) {
+	dir := filepath.Join(root, rel)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, map[string]any{}, nil
+		return nil, nil, map[string]any{}, nil
 	}
-	res, err := loader.NewFileLoader().
-		WithProcessAnnotation(true).
-		Filtered([]string{dir}, func(_ string, info fs.FileInfo, _ int) bool {
-			return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
-		})
+	res, err := loader.NewFileLoader().WithProcessAnnotation(true).All([]string{dir})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	modules := make([]Module, 0, len(res.Modules))
 	for _, f := range res.Modules {
-		modules = append(modules, Module{Path: f.Name, Parsed: f.Parsed, Raw: f.Raw})
+		path, err := filepath.Rel(root, f.Name)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		m := Module{Path: filepath.ToSlash(path), Parsed: f.Parsed, Raw: f.Raw}
+		if strings.HasSuffix(path, "_test.rego") {
+			tests = append(tests, m)
+		} else {
+			modules = append(modules, m)
+		}
 	}
-	sort.Slice(modules, func(i, j int) bool { return modules[i].Path < modules[j].Path })
-	return modules, res.Documents, nil
+	sortModules(modules)
+	sortModules(tests)
+	return modules, tests, res.Documents, nil
 }
 
-// Revision names the content a merchant is served from: the shared lib, the
-// catalog and the merchant's own modules and data. It changes whenever any
-// of them does, and only then.
-func (t *Tree) Revision(m *Merchant) string {
+func sortModules(ms []Module) {
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Path < ms[j].Path })
+}
+
+// Source returns everything merchant id is compiled from, nil if the tree
+// has no such merchant.
+func (t *Tree) Source(id string) *Source {
+	m := t.Merchants[id]
+	if m == nil {
+		return nil
+	}
+	s := &Source{
+		Merchant: id,
+		Origin:   filepath.Join(t.Dir, "merchants", id),
+		Lib:      t.Lib,
+		Modules:  m.Modules,
+		Tests:    append(append([]Module{}, t.LibTests...), m.Tests...),
+		Data:     m.Data,
+		Messages: t.Messages,
+	}
+	sortModules(s.Tests)
+	s.Revision = "policies@" + s.ContentHash()
+	return s
+}
+
+// Revision is the revision of merchant m served from this tree.
+func (t *Tree) Revision(m *Merchant) string { return t.Source(m.ID).Revision }
+
+// ContentHash is a short hash of what the source serves: the shared lib, the
+// catalog and the merchant's own modules and data (tests excluded). It
+// changes whenever any of them does, and only then.
+func (s *Source) ContentHash() string {
 	h := sha256.New()
-	for _, group := range [][]Module{t.Lib, m.Modules} {
+	for _, group := range [][]Module{s.Lib, s.Modules} {
 		for _, mod := range group {
-			fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(mod.Path), len(mod.Raw))
+			fmt.Fprintf(h, "%s\x00%d\x00", mod.Path, len(mod.Raw))
 			h.Write(mod.Raw)
 		}
 	}
-	for _, doc := range []map[string]any{t.Messages, m.Data} {
+	for _, doc := range []map[string]any{s.Messages, s.Data} {
 		b, _ := json.Marshal(doc) // map keys marshal sorted: stable
 		h.Write(b)
 	}
-	return "policies@" + hex.EncodeToString(h.Sum(nil))[:7]
+	return hex.EncodeToString(h.Sum(nil))[:7]
 }

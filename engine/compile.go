@@ -5,28 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
 
 	"github.com/refundd/refundd/bundles"
 )
 
 // compile builds one merchant's prepared query from the shared lib, the
 // message catalog and the merchant's own modules and data, nothing else.
-func compile(ctx context.Context, tree *bundles.Tree, src *bundles.Merchant) (*merchant, error) {
-	pkg := ast.MustParseRef("data.refunds.merchants." + src.ID)
-	if err := checkScope(src, tree.Lib, pkg); err != nil {
+// With requireTests, the source's tests must be there and pass.
+func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merchant, error) {
+	if !bundles.MerchantIDPattern.MatchString(src.Merchant) {
+		return nil, fmt.Errorf("merchant id %q: must match %s", src.Merchant, bundles.MerchantIDPattern)
+	}
+	pkg := ast.MustParseRef("data.refunds.merchants." + src.Merchant)
+	if err := checkScope(src, pkg); err != nil {
 		return nil, err
 	}
-	modules := make(map[string]*ast.Module, len(tree.Lib)+len(src.Modules))
-	for _, group := range [][]bundles.Module{tree.Lib, src.Modules} {
-		for _, m := range group {
-			// The compiler rewrites modules in place; lib modules are shared.
-			modules[m.Path] = m.Parsed.Copy()
-		}
-	}
+	modules := copyModules(src.Lib, src.Modules)
 	c := ast.NewCompiler().WithStrict(true).WithCapabilities(capabilities)
 	if c.Compile(modules); c.Failed() {
 		return nil, c.Errors
@@ -35,16 +35,22 @@ func compile(ctx context.Context, tree *bundles.Tree, src *bundles.Merchant) (*m
 	if len(c.GetRulesExact(decision)) == 0 {
 		return nil, fmt.Errorf("package %s defines no decision rule", pkg)
 	}
-	msgs, err := newCatalog(tree.Messages)
+	msgs, err := newCatalog(src.Messages)
 	if err != nil {
 		return nil, err
 	}
 	// Data is kept as AST values, so an evaluation reads it without
 	// converting it again.
-	store := inmem.NewFromObjectWithOpts(map[string]any{
-		"merchants": map[string]any{src.ID: src.Data},
-		"messages":  tree.Messages,
-	}, inmem.OptReturnASTValuesOnRead(true))
+	data := map[string]any{
+		"merchants": map[string]any{src.Merchant: src.Data},
+		"messages":  src.Messages,
+	}
+	if requireTests {
+		if err := runTests(ctx, src, data); err != nil {
+			return nil, err
+		}
+	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
 	pq, err := rego.New(
 		rego.Compiler(c),
 		rego.Store(store),
@@ -54,19 +60,74 @@ func compile(ctx context.Context, tree *bundles.Tree, src *bundles.Merchant) (*m
 	if err != nil {
 		return nil, err
 	}
-	return &merchant{id: src.ID, query: pq, messages: msgs}, nil
+	return &merchant{id: src.Merchant, query: pq, messages: msgs}, nil
+}
+
+// copyModules copies parsed modules for a compiler, which rewrites them in
+// place: the lib's are shared by every merchant.
+func copyModules(groups ...[]bundles.Module) map[string]*ast.Module {
+	out := map[string]*ast.Module{}
+	for _, g := range groups {
+		for _, m := range g {
+			out[m.Path] = m.Parsed.Copy()
+		}
+	}
+	return out
+}
+
+// runTests runs the source's Rego tests with OPA's test runner against the
+// lib, the merchant's modules and its data.
+func runTests(ctx context.Context, src *bundles.Source, data map[string]any) error {
+	if len(src.Tests) == 0 {
+		return errors.New("tests are required and the policy has none")
+	}
+	store := inmem.NewFromObject(data)
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Abort(ctx, txn)
+	ch, err := tester.NewRunner().
+		SetCompiler(ast.NewCompiler().WithCapabilities(capabilities)).
+		SetStore(store).
+		SetModules(copyModules(src.Lib, src.Modules, src.Tests)).
+		SetTimeout(30*time.Second).
+		RaiseBuiltinErrors(true).
+		RunTests(ctx, txn)
+	if err != nil {
+		return fmt.Errorf("tests: %w", err)
+	}
+	var failed []string
+	passed := 0
+	for r := range ch {
+		switch {
+		case r.Error != nil:
+			failed = append(failed, fmt.Sprintf("%s.%s: %v", r.Package, r.Name, r.Error))
+		case r.Fail:
+			failed = append(failed, r.Package+"."+r.Name)
+		case !r.Skip:
+			passed++
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d tests failed: %s", len(failed), len(failed)+passed, strings.Join(failed, ", "))
+	}
+	if passed == 0 {
+		return errors.New("tests are required and none ran")
+	}
+	return nil
 }
 
 // checkScope rejects a merchant whose modules reach beyond what it is
 // compiled with: its own package and data, the shared lib, the catalog. A
 // reference to another merchant's package would otherwise be silently
 // undefined; here it fails to compile, with the place it was written.
-func checkScope(src *bundles.Merchant, lib []bundles.Module, pkg ast.Ref) error {
+func checkScope(src *bundles.Source, pkg ast.Ref) error {
 	allowed := []ast.Ref{
 		ast.MustParseRef("data.refunds.lib"),
 		ast.MustParseRef("data.messages"),
 		pkg,
-		ast.MustParseRef("data.merchants." + src.ID),
+		ast.MustParseRef("data.merchants." + src.Merchant),
 	}
 	var errs []error
 	check := func(m bundles.Module, wantPkg ast.Ref) {
@@ -87,14 +148,14 @@ func checkScope(src *bundles.Merchant, lib []bundles.Module, pkg ast.Ref) error 
 			if r[0].Location != nil {
 				loc = fmt.Sprintf("%s:%d", m.Path, r[0].Location.Row)
 			}
-			errs = append(errs, fmt.Errorf("%s: %s is outside merchant %s's scope (%s)", loc, r, src.ID, scopeList(allowed)))
+			errs = append(errs, fmt.Errorf("%s: %s is outside merchant %s's scope (%s)", loc, r, src.Merchant, scopeList(allowed)))
 			return true
 		})
 	}
 	for _, m := range src.Modules {
 		check(m, pkg)
 	}
-	for _, m := range lib {
+	for _, m := range src.Lib {
 		check(m, allowed[0])
 	}
 	return errors.Join(errs...)

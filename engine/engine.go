@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,15 +47,27 @@ type Options struct {
 	Logger *slog.Logger
 	// Now gives activation times; time.Now by default.
 	Now func() time.Time
+	// RequireTests makes a policy's own Rego tests (the lib's and the
+	// merchant's, as shipped in its bundle) pass before it may go live.
+	RequireTests bool
+	// Observer hears of every activation attempt; optional.
+	Observer Observer
+}
+
+// Observer hears of activation attempts, for metrics.
+type Observer interface {
+	Activation(merchant string, ok bool, at time.Time)
 }
 
 // Engine evaluates decisions against the active merchant policies. It is
 // safe for concurrent use.
 type Engine struct {
-	active atomic.Pointer[snapshot]
-	mu     sync.Mutex // serialises activations
-	log    *slog.Logger
-	now    func() time.Time
+	active       atomic.Pointer[snapshot]
+	mu           sync.Mutex // serialises snapshot swaps
+	log          *slog.Logger
+	now          func() time.Time
+	requireTests bool
+	observer     Observer
 }
 
 // snapshot is never modified once published.
@@ -76,7 +90,12 @@ type Status struct {
 	Active      bool      `json:"active"`
 	Revision    string    `json:"revision,omitempty"`
 	ActivatedAt time.Time `json:"activated_at,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
+	Origin      string    `json:"origin,omitempty"`
+	// LastError is why the last activation failed, if it did; the active
+	// revision, if any, kept serving.
+	LastError      string    `json:"last_error,omitempty"`
+	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
+	FailedRevision string    `json:"failed_revision,omitempty"`
 }
 
 // New returns an engine with no merchant loaded.
@@ -87,59 +106,131 @@ func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{log: opts.Logger, now: opts.Now}
+	e := &Engine{log: opts.Logger, now: opts.Now, requireTests: opts.RequireTests, observer: opts.Observer}
 	e.active.Store(&snapshot{merchants: map[string]*merchant{}, status: map[string]Status{}})
 	return e
 }
 
-// LoadTree compiles every merchant of tree whose revision differs from the
-// active one and activates the set in one atomic swap. A merchant that fails
-// keeps serving its previous policy, if it had one, and reports the error in
-// its Status; the others are activated regardless. Merchants no longer in the
-// tree are removed. The returned error joins every merchant's failure.
-func (e *Engine) LoadTree(ctx context.Context, tree *bundles.Tree) error {
+// Activate compiles src aside and, if it compiles (and its tests pass under
+// RequireTests), swaps it in for its merchant in one atomic step. Decisions
+// already under way finish on the policy they started with. Other merchants
+// are not recompiled. On failure the merchant's active policy, if any, keeps
+// serving and the error is recorded in its Status. A source whose revision
+// is already active, or already failed, is not compiled again.
+func (e *Engine) Activate(ctx context.Context, src *bundles.Source) error {
+	snap := e.active.Load()
+	st, known := snap.status[src.Merchant]
+	if known && st.Active && st.Revision == src.Revision {
+		if st.LastError != "" {
+			e.update(func(s *snapshot) {
+				st.LastError, st.LastErrorAt, st.FailedRevision = "", time.Time{}, ""
+				s.status[src.Merchant] = st
+			})
+		}
+		return nil
+	}
+	if known && st.FailedRevision == src.Revision && st.LastError != "" {
+		return errors.New(st.LastError)
+	}
+	m, err := compile(ctx, src, e.requireTests)
+	if err != nil {
+		err = fmt.Errorf("activate %s revision %s: %w", src.Merchant, src.Revision, err)
+		e.fail(src.Merchant, src.Revision, src.Origin, err)
+		return err
+	}
+	m.revision, m.activatedAt = src.Revision, e.now().UTC()
+	e.update(func(s *snapshot) {
+		s.merchants[src.Merchant] = m
+		s.status[src.Merchant] = Status{ID: src.Merchant, Active: true, Revision: m.revision, ActivatedAt: m.activatedAt, Origin: src.Origin}
+	})
+	e.log.Info("policy activated", "merchant", src.Merchant, "revision", src.Revision, "origin", src.Origin)
+	if e.observer != nil {
+		e.observer.Activation(src.Merchant, true, m.activatedAt)
+	}
+	return nil
+}
+
+// Fail records that merchant's policy could not even be read (unreadable
+// file, bad signature...). Its active policy, if any, keeps serving.
+func (e *Engine) Fail(merchant string, err error) {
+	e.fail(merchant, "", "", err)
+}
+
+func (e *Engine) fail(merchant, revision, origin string, err error) {
+	now := e.now().UTC()
+	e.update(func(s *snapshot) {
+		st, ok := s.status[merchant]
+		if !ok {
+			st = Status{ID: merchant, Origin: origin}
+		}
+		st.LastError, st.LastErrorAt, st.FailedRevision = err.Error(), now, revision
+		s.status[merchant] = st
+	})
+	e.log.Error("policy activation failed", "merchant", merchant, "revision", revision, "error", err.Error())
+	if e.observer != nil {
+		e.observer.Activation(merchant, false, now)
+	}
+}
+
+// Remove stops serving merchant.
+func (e *Engine) Remove(merchant string) {
+	e.update(func(s *snapshot) {
+		delete(s.merchants, merchant)
+		delete(s.status, merchant)
+	})
+	e.log.Info("merchant removed", "merchant", merchant)
+}
+
+// update publishes a modified copy of the active snapshot.
+func (e *Engine) update(change func(*snapshot)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.active.Load()
-	next := &snapshot{merchants: map[string]*merchant{}, status: map[string]Status{}}
-	var errs []error
-	fail := func(id string, err error) {
-		errs = append(errs, err)
-		st := Status{ID: id, LastError: err.Error()}
-		if prev := old.merchants[id]; prev != nil {
-			next.merchants[id] = prev
-			st.Active, st.Revision, st.ActivatedAt = true, prev.revision, prev.activatedAt
-		}
-		next.status[id] = st
-		e.log.Error("policy activation failed", "merchant", id, "error", err.Error())
-	}
-	for id, err := range tree.Errors {
-		fail(id, fmt.Errorf("load %s: %w", id, err))
-	}
-	ids := make([]string, 0, len(tree.Merchants))
-	for id := range tree.Merchants {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		src := tree.Merchants[id]
-		rev := tree.Revision(src)
-		if prev := old.merchants[id]; prev != nil && prev.revision == rev {
-			next.merchants[id] = prev
-			next.status[id] = Status{ID: id, Active: true, Revision: rev, ActivatedAt: prev.activatedAt}
-			continue
-		}
-		m, err := compile(ctx, tree, src)
-		if err != nil {
-			fail(id, fmt.Errorf("activate %s: %w", id, err))
-			continue
-		}
-		m.revision, m.activatedAt = rev, e.now().UTC()
-		next.merchants[id] = m
-		next.status[id] = Status{ID: id, Active: true, Revision: rev, ActivatedAt: m.activatedAt}
-		e.log.Info("policy activated", "merchant", id, "revision", rev)
-	}
+	next := &snapshot{merchants: maps.Clone(old.merchants), status: maps.Clone(old.status)}
+	change(next)
 	e.active.Store(next)
+}
+
+// LoadTree activates every merchant of a source tree, compiling them in
+// parallel, records the merchants whose files failed to load, and removes
+// the merchants the tree no longer has. It returns every failure, joined.
+func (e *Engine) LoadTree(ctx context.Context, tree *bundles.Tree) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	for id, err := range tree.Errors {
+		err = fmt.Errorf("load %s: %w", id, err)
+		e.Fail(id, err)
+		errs = append(errs, err)
+	}
+	ids := make(chan string)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				if err := e.Activate(ctx, tree.Source(id)); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for id := range tree.Merchants {
+		ids <- id
+	}
+	close(ids)
+	wg.Wait()
+	for _, st := range e.Merchants() {
+		if _, ok := tree.Merchants[st.ID]; !ok {
+			if _, failed := tree.Errors[st.ID]; !failed {
+				e.Remove(st.ID)
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -6,13 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 )
 
 // Config is everything refundd serve is configured with.
 type Config struct {
-	Addr            string
-	Policies        string
+	Addr     string
+	Policies string // a policy source tree; used when no bundle source is set
+	Watch    bool   // reload the source tree when a file changes
+	Bundles  string // a directory of bundles
+	// BundleURL is an HTTP bundle server; BundleCache keeps the last good
+	// bundles it served.
+	BundleURL       string
+	BundleCache     string
+	PollInterval    time.Duration
+	MaxBackoff      time.Duration
+	RequireTests    bool
+	VerificationKey string
+	VerificationAlg string
+	VerificationKID string
 	MaxBodyBytes    int64
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
@@ -28,6 +41,11 @@ func Default() Config {
 	return Config{
 		Addr:            "127.0.0.1:8181",
 		Policies:        "policies/",
+		BundleCache:     "data/bundles",
+		PollInterval:    10 * time.Second,
+		MaxBackoff:      5 * time.Minute,
+		VerificationAlg: "RS256",
+		VerificationKID: "refundd",
 		MaxBodyBytes:    1 << 20,
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
@@ -45,8 +63,25 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
 	}
-	if c.Policies == "" {
-		errs = append(errs, errors.New("policies: a policy directory is required"))
+	switch {
+	case c.Bundles != "" && c.BundleURL != "":
+		errs = append(errs, errors.New("bundles and bundle-url: give one policy source, not both"))
+	case c.Bundles == "" && c.BundleURL == "" && c.Policies == "":
+		errs = append(errs, errors.New("policies: a policy source is required (policies, bundles or bundle-url)"))
+	}
+	if c.Watch && (c.Bundles != "" || c.BundleURL != "") {
+		errs = append(errs, errors.New("watch: applies to a policy source tree (policies), not to bundles"))
+	}
+	if c.VerificationKey != "" && c.Bundles == "" && c.BundleURL == "" {
+		errs = append(errs, errors.New("verification-key: applies to bundles (bundles or bundle-url)"))
+	}
+	if c.BundleURL != "" {
+		if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("bundle-url %q: must be an http or https URL", c.BundleURL))
+		}
+	}
+	if c.PollInterval <= 0 || c.MaxBackoff < c.PollInterval {
+		errs = append(errs, fmt.Errorf("poll-interval %s, max-backoff %s: want 0 < poll-interval <= max-backoff", c.PollInterval, c.MaxBackoff))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))

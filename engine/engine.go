@@ -28,6 +28,8 @@ import (
 	"github.com/refundd/refundd/request"
 )
 
+var _ bundles.Target = (*Engine)(nil)
+
 // ErrUnknownMerchant is returned for a merchant with no active policy.
 var ErrUnknownMerchant = errors.New("unknown merchant")
 
@@ -243,6 +245,17 @@ func (e *Engine) Merchants() []Status {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Configured lists the ids of every configured merchant, sorted.
+func (e *Engine) Configured() []string {
+	snap := e.active.Load()
+	ids := make([]string, 0, len(snap.status))
+	for id := range snap.status {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // Ready tells whether at least one merchant is configured and every

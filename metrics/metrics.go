@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,6 +17,8 @@ type Metrics struct {
 	Refunded         *prometheus.CounterVec
 	DecisionErrors   *prometheus.CounterVec
 	HTTPDuration     *prometheus.HistogramVec
+	Activations      *prometheus.CounterVec
+	LastActivation   *prometheus.GaugeVec
 }
 
 // New registers refundd's metrics, with the Go and process collectors, on reg.
@@ -43,8 +46,17 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "HTTP request latency, by status code, route template and method.",
 			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 500e-3, 1, 5},
 		}, []string{"code", "handler", "method"}),
+		Activations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundd_bundle_activations_total",
+			Help: "Policy activation attempts, by merchant and result (success or failure).",
+		}, []string{"merchant", "result"}),
+		LastActivation: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "refundd_bundle_last_success_timestamp_seconds",
+			Help: "When a merchant's policy last went live, in Unix seconds.",
+		}, []string{"merchant"}),
 	}
 	reg.MustRegister(m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
+		m.Activations, m.LastActivation,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -57,6 +69,16 @@ func (m *Metrics) ObserveDecision(merchant, outcome, remedy, currency string, re
 	if refunded > 0 {
 		m.Refunded.WithLabelValues(merchant, currency).Add(float64(refunded))
 	}
+}
+
+// Activation counts a policy activation attempt.
+func (m *Metrics) Activation(merchant string, ok bool, at time.Time) {
+	if !ok {
+		m.Activations.WithLabelValues(merchant, "failure").Inc()
+		return
+	}
+	m.Activations.WithLabelValues(merchant, "success").Inc()
+	m.LastActivation.WithLabelValues(merchant).Set(float64(at.UnixNano()) / 1e9)
 }
 
 // ObserveHTTP records one HTTP request.

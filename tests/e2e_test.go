@@ -60,9 +60,12 @@ func setup(t *testing.T) []Case {
 
 // startServer runs `refundd serve` on a free loopback port and returns its
 // base URL; the server's log is kept for the failure report.
-func startServer(t *testing.T, bin string) (string, *exec.Cmd, *bytes.Buffer) {
+func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--policies", PoliciesDir())
+	if len(args) == 0 {
+		args = []string{"--policies", PoliciesDir()}
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@
 //
 //	refundd serve [flags]                          serve the decision API
 //	refundd eval --merchant ID [--policies DIR] FILE   print one decision
+//	refundd bundle build|inspect|verify ...           policy bundles
 package main
 
 import (
@@ -18,8 +19,9 @@ Usage:
   refundd serve [flags]                               serve the decision API
   refundd eval --merchant ID [--policies DIR] FILE    print the decision for one request
                                                       (FILE "-" reads standard input)
+  refundd bundle build|inspect|verify ...             build, inspect and verify policy bundles
 
-Run "refundd serve -h" or "refundd eval -h" for their flags.
+Run "refundd serve -h", "refundd eval -h" or "refundd bundle" for their flags.
 `
 
 func main() {
@@ -36,6 +38,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "eval":
 		return eval(args[1:], stdin, stdout, stderr)
+	case "bundle":
+		return bundleCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -25,10 +25,22 @@ func serve(args []string, stderr io.Writer) int {
 	cfg := config.Default()
 	envDefault(&cfg.Addr, "REFUNDD_ADDR")
 	envDefault(&cfg.Policies, "REFUNDD_POLICIES")
+	envDefault(&cfg.Bundles, "REFUNDD_BUNDLES")
+	envDefault(&cfg.BundleURL, "REFUNDD_BUNDLE_URL")
 	fs := flag.NewFlagSet("refundd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env REFUNDD_ADDR)")
-	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy source tree (env REFUNDD_POLICIES)")
+	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy source tree, served when no bundle source is given (env REFUNDD_POLICIES)")
+	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "reload the policy source tree when a file under it changes")
+	fs.StringVar(&cfg.Bundles, "bundles", cfg.Bundles, "directory of bundles, one <merchant>.tar.gz each (env REFUNDD_BUNDLES)")
+	fs.StringVar(&cfg.BundleURL, "bundle-url", cfg.BundleURL, "HTTP bundle server: a base URL holding index.json and the bundles (env REFUNDD_BUNDLE_URL)")
+	fs.StringVar(&cfg.BundleCache, "bundle-cache", cfg.BundleCache, "where the last good bundles from --bundle-url are kept")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often --bundles and --bundle-url are checked for changes")
+	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest wait between polls after --bundle-url failures")
+	fs.BoolVar(&cfg.RequireTests, "require-tests", cfg.RequireTests, "a policy goes live only if its bundled Rego tests pass")
+	fs.StringVar(&cfg.VerificationKey, "verification-key", cfg.VerificationKey, "public key file (PEM), or HS256 secret, every bundle must be signed with")
+	fs.StringVar(&cfg.VerificationAlg, "verification-alg", cfg.VerificationAlg, "signature algorithm of --verification-key: RS256, ES256, HS256...")
+	fs.StringVar(&cfg.VerificationKID, "verification-key-id", cfg.VerificationKID, "key id of --verification-key")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read a request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
@@ -63,19 +75,22 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	tree, err := bundles.LoadTree(cfg.Policies)
-	if err != nil {
-		return err
-	}
-	eng := engine.New(engine.Options{Logger: log})
-	if err := eng.LoadTree(ctx, tree); err != nil {
-		// Merchants that compiled are served; /ready reports the others.
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	eng := engine.New(engine.Options{Logger: log, Observer: m, RequireTests: cfg.RequireTests})
+	source, origin := policySource(cfg, log)
+	if err := source.Load(ctx, eng); err != nil {
+		if len(eng.Configured()) == 0 && cfg.BundleURL == "" {
+			return err // a local source that yields nothing is a misconfiguration
+		}
+		// Merchants that went live are served; /ready and /v1/merchants
+		// report the others, and the source keeps trying.
 		log.Error("some merchant policies are not active", "error", err.Error())
 	}
-	reg := prometheus.NewRegistry()
+	go source.Run(ctx, eng)
 	srv := server.New(eng, server.Options{
 		Logger:       log,
-		Metrics:      metrics.New(reg),
+		Metrics:      m,
 		Gatherer:     reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
@@ -83,7 +98,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "policies", cfg.Policies, "merchants", len(eng.Merchants()))
+	log.Info("serving", "addr", ln.Addr().String(), "source", origin, "merchants", len(eng.Merchants()))
 	return srv.Serve(ctx, ln, server.Timeouts{
 		ReadHeader: cfg.ReadTimeout,
 		Read:       cfg.ReadTimeout,
@@ -92,6 +107,22 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		Drain:      cfg.ShutdownDrain,
 		Shutdown:   cfg.ShutdownTimeout,
 	})
+}
+
+// policySource picks the configured policy source.
+func policySource(cfg config.Config, log *slog.Logger) (bundles.Policies, string) {
+	var v *bundles.Verification
+	if cfg.VerificationKey != "" {
+		v = &bundles.Verification{Key: cfg.VerificationKey, Algorithm: cfg.VerificationAlg, KeyID: cfg.VerificationKID}
+	}
+	switch {
+	case cfg.BundleURL != "":
+		return &bundles.HTTPSource{URL: cfg.BundleURL, Interval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff,
+			CacheDir: cfg.BundleCache, Verification: v, Log: log}, cfg.BundleURL
+	case cfg.Bundles != "":
+		return &bundles.DirSource{Dir: cfg.Bundles, Interval: cfg.PollInterval, Verification: v, Log: log}, cfg.Bundles
+	}
+	return &bundles.TreeSource{Dir: cfg.Policies, Watch: cfg.Watch, Log: log}, cfg.Policies
 }
 
 func envDefault(dst *string, name string) {

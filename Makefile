@@ -11,8 +11,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Serve the policies on 127.0.0.1:8181 (override with ADDR=host:port)
-	$(GO) run ./cmd/refundd serve --addr $(ADDR) --policies $(POLICIES)
+run: ## Serve the policies on 127.0.0.1:8181 (ADDR=host:port, ARGS=--watch...)
+	$(GO) run ./cmd/refundd serve --addr $(ADDR) --policies $(POLICIES) $(ARGS)
 
 .PHONY: build
 build: ## Build bin/refundd
@@ -49,4 +49,8 @@ fuzz: ## Fuzz the request decoder for 60s
 
 .PHONY: bench
 bench: ## Go benchmarks of engine.Decide per merchant
-	$(GO) test -run '^$$' -bench . -benchmem ./engine
+	$(GO) test -run '^$$' -bench Decide -benchmem ./engine
+
+.PHONY: bench-scale
+bench-scale: ## Start-up, activation time and memory at 1, 100 and 1,000 merchants
+	$(GO) test -run '^$$' -bench Scale -benchtime 20x ./engine

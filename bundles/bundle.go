@@ -49,19 +49,23 @@ func (v *Verification) config() (*bundle.VerificationConfig, error) {
 	if v.Key == "" {
 		return nil, errors.New("verification key is empty")
 	}
-	kid := v.KeyID
-	if kid == "" {
-		kid = DefaultKeyID
-	}
-	alg := v.Algorithm
-	if alg == "" {
-		alg = "RS256"
-	}
+	kid, alg := keyDefaults(v.KeyID, v.Algorithm)
 	kc, err := keys.NewKeyConfig(v.Key, alg, "")
 	if err != nil {
 		return nil, fmt.Errorf("verification key: %w", err)
 	}
 	return bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{kid: kc}, kid, "", nil), nil
+}
+
+// keyDefaults fills in the default key id and algorithm.
+func keyDefaults(kid, alg string) (string, string) {
+	if kid == "" {
+		kid = DefaultKeyID
+	}
+	if alg == "" {
+		alg = "RS256"
+	}
+	return kid, alg
 }
 
 // Roots are the paths a merchant's bundle owns, in OPA's manifest form.
@@ -104,14 +108,7 @@ func Build(src *Source, revision string, signing *Signing) (*bundle.Bundle, erro
 		}
 	}
 	if signing != nil {
-		kid := signing.KeyID
-		if kid == "" {
-			kid = DefaultKeyID
-		}
-		alg := signing.Algorithm
-		if alg == "" {
-			alg = "RS256"
-		}
+		kid, alg := keyDefaults(signing.KeyID, signing.Algorithm)
 		if err := b.GenerateSignature(bundle.NewSigningConfig(signing.Key, alg, ""), kid, true); err != nil {
 			return nil, fmt.Errorf("sign %s: %w", src.Merchant, err)
 		}

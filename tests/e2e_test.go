@@ -164,13 +164,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The counters moved by exactly what was decided.
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := string(raw)
+	m := scrape(t, base)
 	for k, n := range decisions {
 		series := fmt.Sprintf(`refundd_decisions_total{merchant=%q,outcome=%q,remedy=%q}`, k.merchant, k.outcome, k.remedy)
 		if v := metricValue(m, series); v != float64(n) {
@@ -227,6 +221,21 @@ func TestEndToEnd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Error("server still running 20s after SIGTERM")
 	}
+}
+
+// scrape returns the server's /metrics exposition.
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }
 
 var sampleLine = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)

@@ -184,13 +184,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if requests.Load() < 100 {
 		t.Errorf("only %d requests ran during the reloads", requests.Load())
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := string(raw)
+	m := scrape(t, base)
 	// 1 at start-up + one per good round; one failure per broken round.
 	if v := metricValue(m, `refundd_bundle_activations_total{merchant="aomei",result="success"}`); v != rounds+1 {
 		t.Errorf("aomei successes %v, want %d", v, rounds+1)

@@ -166,38 +166,37 @@ func bundleVerify(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-type signFlags struct{ key, alg, kid *string }
+// keyFlags are a key, its algorithm and its key id, for signing or verifying.
+type keyFlags struct{ key, alg, kid *string }
 
-func signingFlags(fs *flag.FlagSet) signFlags {
-	return signFlags{
-		key: fs.String("signing-key", "", "private key file (PEM), or the HS256 secret, to sign bundles with"),
-		alg: fs.String("signing-alg", "RS256", "signing algorithm: RS256, ES256, HS256..."),
-		kid: fs.String("signing-key-id", bundles.DefaultKeyID, "key id put in the signature"),
+func newKeyFlags(fs *flag.FlagSet, use, keyHelp string) keyFlags {
+	return keyFlags{
+		key: fs.String(use+"-key", "", keyHelp),
+		alg: fs.String(use+"-alg", "RS256", "signature algorithm: RS256, ES256, HS256..."),
+		kid: fs.String(use+"-key-id", bundles.DefaultKeyID, "key id"),
 	}
 }
 
-func (s signFlags) signing() *bundles.Signing {
-	if *s.key == "" {
+func signingFlags(fs *flag.FlagSet) keyFlags {
+	return newKeyFlags(fs, "signing", "private key file (PEM), or the HS256 secret, to sign bundles with")
+}
+
+func verificationFlags(fs *flag.FlagSet) keyFlags {
+	return newKeyFlags(fs, "verification", "public key file (PEM), or the HS256 secret, bundles must be signed with")
+}
+
+func (k keyFlags) signing() *bundles.Signing {
+	if *k.key == "" {
 		return nil
 	}
-	return &bundles.Signing{Key: *s.key, Algorithm: *s.alg, KeyID: *s.kid}
+	return &bundles.Signing{Key: *k.key, Algorithm: *k.alg, KeyID: *k.kid}
 }
 
-type verifyFlags struct{ key, alg, kid *string }
-
-func verificationFlags(fs *flag.FlagSet) verifyFlags {
-	return verifyFlags{
-		key: fs.String("verification-key", "", "public key file (PEM), or the HS256 secret, bundles must be signed with"),
-		alg: fs.String("verification-alg", "RS256", "signature algorithm: RS256, ES256, HS256..."),
-		kid: fs.String("verification-key-id", bundles.DefaultKeyID, "key id of the verification key"),
-	}
-}
-
-func (v verifyFlags) verification() *bundles.Verification {
-	if *v.key == "" {
+func (k keyFlags) verification() *bundles.Verification {
+	if *k.key == "" {
 		return nil
 	}
-	return &bundles.Verification{Key: *v.key, Algorithm: *v.alg, KeyID: *v.kid}
+	return &bundles.Verification{Key: *k.key, Algorithm: *k.alg, KeyID: *k.kid}
 }
 
 // parse parses flags; done tells the caller to return code.

@@ -9,7 +9,9 @@
 package engine
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +72,23 @@ type Engine struct {
 	now          func() time.Time
 	requireTests bool
 	observer     Observer
+	ids          idSource
+}
+
+// idSource makes UUIDv7 decision ids from buffered randomness: one read of
+// the system's random source serves many ids.
+type idSource struct {
+	mu  sync.Mutex
+	rnd *bufio.Reader
+}
+
+func (s *idSource) next() (uuid.UUID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rnd == nil {
+		s.rnd = bufio.NewReaderSize(rand.Reader, 4096)
+	}
+	return uuid.NewV7FromReader(s.rnd)
 }
 
 // snapshot is never modified once published.
@@ -302,7 +321,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: err}
 	}
-	id, err := uuid.NewV7()
+	id, err := e.ids.next()
 	if err != nil {
 		return nil, fmt.Errorf("decision id: %w", err)
 	}

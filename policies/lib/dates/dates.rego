@@ -53,22 +53,25 @@ local_date(ns, tz) := sprintf("%04d-%02d-%02d", time.date([ns, tz]))
 #   days (Monday to Friday in tz, minus holidays given as YYYY-MM-DD) strictly
 #   after t's local date up to and including at's local date gives at most n.
 within_business_days(at, t, n, tz, holidays) if {
-	local_date(time.parse_rfc3339_ns(at), tz) < business_days_after(t, n + 1, tz, holidays)[n]
+	business_days_between(local_day(time.parse_rfc3339_ns(t), tz), local_day(time.parse_rfc3339_ns(at), tz), n, holidays) <= n
 }
 
 # METADATA
-# description: The first n business days strictly after t's local date, in order.
-business_days_after(t, n, tz, holidays) := array.slice(days, 0, n) if {
-	[y, m, d] := time.date([time.parse_rfc3339_ns(t), tz])
+# description: The local date of an instant in time zone tz, as a count of days since 1970-01-01.
+local_day(ns, tz) := floor(time.parse_rfc3339_ns(sprintf("%04d-%02d-%02dT00:00:00Z", time.date([ns, tz]))) / 86400000000000)
 
-	# Noon UTC of the local date: adding whole days never crosses a date line.
-	start := time.parse_rfc3339_ns(sprintf("%04d-%02d-%02dT12:00:00Z", [y, m, d]))
-	horizon := ((2 * n) + count(holidays)) + 7
-	days := sort([day |
-		some k in numbers.range(1, horizon)
-		ns := time.add_date(start, 0, 0, k)
-		not time.weekday(ns) in {"Saturday", "Sunday"}
-		day := local_date(ns, "UTC")
-		not day in holidays
-	])
-}
+# METADATA
+# description: |
+#   How the business days in the days (from, to] compare with n: at most n
+#   if and only if the result is at most n. Within n calendar days the span
+#   itself is returned (it bounds the count); past 2n + 7 + count(holidays)
+#   days, n + 1 (there are surely more than n); in between, the exact count.
+business_days_between(from, to, n, holidays) := max([to - from, 0]) if {
+	to - from <= n
+} else := n + 1 if {
+	to - from > ((2 * n) + 7) + count(holidays)
+} else := count([day |
+	some day in numbers.range(from + 1, to)
+	not ((day + 4) % 7) in {0, 6} # 1970-01-01 was a Thursday: 0 is Sunday, 6 Saturday
+	not local_date(day * 86400000000000, "UTC") in holidays
+])

@@ -56,11 +56,26 @@ test_local_date_uses_the_time_zone if {
 
 holidays := ["2026-05-01", "2026-05-08"]
 
-test_business_days_skip_weekends_and_holidays if {
-	# Thursday 30 April 2026; 1 May (Fri) and 8 May (Fri) are holidays.
-	dates.business_days_after("2026-04-30T10:00:00Z", 6, "Europe/Paris", holidays) == [
-		"2026-05-04", "2026-05-05", "2026-05-06", "2026-05-07", "2026-05-11", "2026-05-12",
-	]
+test_local_day_counts_days_since_1970 if {
+	dates.local_day(time.parse_rfc3339_ns("1970-01-01T23:00:00Z"), "UTC") == 0
+	dates.local_day(time.parse_rfc3339_ns("1970-01-01T23:00:00Z"), "Europe/Paris") == 1
+	dates.local_day(time.parse_rfc3339_ns("2026-04-30T10:00:00Z"), "Europe/Paris") == 20573
+}
+
+test_business_days_between_skip_weekends_and_holidays if {
+	# Thursday 30 April 2026 (day 20573) to Tuesday 12 May (20585):
+	# 1 May and 8 May are holidays, 2-3 and 9-10 May weekends.
+	dates.business_days_between(20573, 20585, 8, holidays) == 6
+	dates.business_days_between(20573, 20585, 8, []) == 8
+}
+
+test_business_days_between_fast_paths if {
+	# Within n calendar days: at most that many, without counting.
+	dates.business_days_between(20573, 20576, 5, holidays) == 3
+	dates.business_days_between(20573, 20570, 5, holidays) == 0
+
+	# Far past the window: surely more than n.
+	dates.business_days_between(20573, 20700, 5, holidays) == 6
 }
 
 test_within_business_days_across_a_weekend if {

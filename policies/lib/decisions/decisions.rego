@@ -61,10 +61,15 @@ assemble(verdict, lines, currency, params, messages) := {
 	"outcome": outcome(verdict, settled),
 	"remedy": remedy(verdict, settled),
 	"refund": {"amount": settled.amount, "currency": currency, "withheld": settled.withheld},
-	"reasons": explain(verdict.reasons, messages),
-	"obligations": explain(array.concat(verdict.obligations, refund_obligations(settled, params)), messages),
+	"reasons": reasons,
+	"obligations": obligations,
 } if {
 	settled := settlement(verdict, lines, object.get(params, "withheld_kinds", {}))
+	reasons := [{"code": code, "message": messages[code]} | some code in verdict.reasons]
+	count(reasons) == count(verdict.reasons)
+	codes := array.concat(verdict.obligations, refund_obligations(settled, params))
+	obligations := [{"code": code, "message": messages[code]} | some code in codes]
+	count(obligations) == count(codes)
 }
 
 # METADATA
@@ -100,10 +105,3 @@ remedy(verdict, settled) := "none" if {
 refund_obligations(settled, params) := object.get(params, "refund_obligations", []) if {
 	settled.amount > 0
 } else := []
-
-# METADATA
-# description: Codes with their messages, in order; undefined if a code has no message.
-explain(codes, messages) := explained if {
-	explained := [{"code": code, "message": messages[code]} | some code in codes]
-	count(explained) == count(codes)
-}

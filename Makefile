@@ -48,8 +48,9 @@ fuzz: ## Fuzz the request decoder for 60s
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./request
 
 .PHONY: bench
-bench: ## Go benchmarks of engine.Decide per merchant
-	$(GO) test -run '^$$' -bench Decide -benchmem ./engine
+bench: ## engine.Decide per merchant, then refundd against `opa run --server` under the same load
+	$(GO) tool opa version > /dev/null
+	$(GO) run ./bench
 
 .PHONY: bench-scale
 bench-scale: ## Start-up, activation time and memory at 1, 100 and 1,000 merchants

@@ -32,8 +32,12 @@ type Config struct {
 	IdleTimeout     time.Duration
 	ShutdownDrain   time.Duration
 	ShutdownTimeout time.Duration
-	LogFormat       string // json or text
-	LogLevel        string // debug, info, warn or error
+	// GCPercent is the Go garbage collector's target (GOGC): decisions
+	// allocate a lot of short-lived memory, so a higher target trades a
+	// little memory for throughput.
+	GCPercent int
+	LogFormat string // json or text
+	LogLevel  string // debug, info, warn or error
 }
 
 // Default returns the defaults.
@@ -52,6 +56,7 @@ func Default() Config {
 		IdleTimeout:     60 * time.Second,
 		ShutdownDrain:   0,
 		ShutdownTimeout: 15 * time.Second,
+		GCPercent:       400,
 		LogFormat:       "json",
 		LogLevel:        "info",
 	}
@@ -96,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDrain < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-drain %s: must not be negative", c.ShutdownDrain))
+	}
+	if c.GCPercent < 25 {
+		errs = append(errs, fmt.Errorf("gc-percent %d: must be at least 25", c.GCPercent))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log-format %q: must be json or text", c.LogFormat))

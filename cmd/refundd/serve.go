@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "time a keep-alive connection may idle")
 	fs.DurationVar(&cfg.ShutdownDrain, "shutdown-drain", cfg.ShutdownDrain, "time /ready reports draining before the listener closes")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
+	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target, as GOGC (the GOGC environment variable, if set, wins)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +64,9 @@ func serve(args []string, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "refundd serve: invalid configuration:\n%v\n", err)
 		return 2
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(cfg.GCPercent)
 	}
 	log := newLogger(cfg, stderr)
 	if err := runServer(cfg, log); err != nil {

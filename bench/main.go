@@ -97,7 +97,7 @@ func engineTable(cases []tests.Case, n int) error {
 		lat := make([]time.Duration, n)
 		for i := range n {
 			start := time.Now()
-			if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], "en"); err != nil {
+			if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], engine.DecideOptions{}); err != nil {
 				return err
 			}
 			lat[i] = time.Since(start)
@@ -105,7 +105,7 @@ func engineTable(cases []tests.Case, n int) error {
 		res := testing.Benchmark(func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				_, _ = e.Decide(ctx, m, reqs[i%len(reqs)], "en")
+				_, _ = e.Decide(ctx, m, reqs[i%len(reqs)], engine.DecideOptions{})
 			}
 		})
 		slices.Sort(lat)

@@ -68,6 +68,8 @@ func OpenPostgres(url string) (*Store, error) {
 }
 
 func open(db *sql.DB, kind string) (*Store, error) {
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, stmt := range strings.Split(schema, ";") {

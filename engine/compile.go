@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/decisionlog"
 )
 
 // compile builds one merchant's prepared query from the shared lib, the
@@ -39,6 +40,10 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 	if err != nil {
 		return nil, err
 	}
+	mask, err := decisionlog.ParseMask(src.Data["decision_log"])
+	if err != nil {
+		return nil, err
+	}
 	// Data is kept as AST values, so an evaluation reads it without
 	// converting it again.
 	data := map[string]any{
@@ -60,7 +65,7 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 	if err != nil {
 		return nil, err
 	}
-	return &merchant{id: src.Merchant, query: pq, messages: msgs}, nil
+	return &merchant{id: src.Merchant, query: pq, messages: msgs, mask: mask}, nil
 }
 
 // copyModules copies parsed modules for a compiler, which rewrites them in

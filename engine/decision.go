@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/request"
 )
 
@@ -21,8 +22,64 @@ type Decision struct {
 	Refund      Refund      `json:"refund"`
 	Reasons     []Explained `json:"reasons"`
 	Obligations []Explained `json:"obligations"`
+	// Explanation lists the policy rules that fired, when asked for.
+	Explanation []Fired `json:"explanation,omitempty"`
 	// Duration is the engine time the decision took.
 	Duration time.Duration `json:"-"`
+	// Mask is what the merchant's decision log leaves out of the request.
+	Mask decisionlog.Mask `json:"-"`
+}
+
+// Fired is a policy rule that produced a value while deciding.
+type Fired struct {
+	Rule     string `json:"rule"`
+	Location string `json:"location"`
+}
+
+// Summary is what a decision decides, without its id, revision and message
+// texts: what replays and tests compare.
+type Summary struct {
+	Outcome     string   `json:"outcome"`
+	Remedy      string   `json:"remedy"`
+	Refund      Refund   `json:"refund"`
+	Reasons     []string `json:"reasons"`
+	Obligations []string `json:"obligations"`
+}
+
+// Record is the decision's decision-log record, made at time at: the
+// request masked as the merchant's policy data says, and the decision
+// document as answered (without any explanation).
+func (d *Decision) Record(req *request.Request, at time.Time) (decisionlog.Record, error) {
+	masked, err := d.Mask.Apply(req.Input)
+	if err != nil {
+		return decisionlog.Record{}, err
+	}
+	lean := *d
+	lean.Explanation = nil
+	doc, err := json.Marshal(&lean)
+	if err != nil {
+		return decisionlog.Record{}, err
+	}
+	return decisionlog.Record{
+		DecisionID: d.DecisionID, Time: at.UTC(), Merchant: d.Merchant, Revision: d.Revision,
+		Outcome: d.Outcome, Remedy: d.Remedy, Currency: d.Refund.Currency, Refunded: d.Refund.Amount,
+		EngineNanos: d.Duration.Nanoseconds(), Request: masked, Decision: doc,
+	}, nil
+}
+
+// Summary returns the decision's Summary.
+func (d *Decision) Summary() Summary {
+	s := Summary{Outcome: d.Outcome, Remedy: d.Remedy, Refund: d.Refund, Reasons: []string{}, Obligations: []string{}}
+	if s.Refund.Withheld == nil {
+		s.Refund.Withheld = []Withheld{}
+	}
+	for _, r := range d.Reasons {
+		s.Reasons = append(s.Reasons, r.Code)
+	}
+	for _, o := range d.Obligations {
+		s.Obligations = append(s.Obligations, o.Code)
+	}
+	return s
 }
 
 // Refund is the money a decision sends back, and what it keeps.

@@ -25,8 +25,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/request"
 )
 
@@ -103,6 +105,7 @@ type merchant struct {
 	activatedAt time.Time
 	query       rego.PreparedEvalQuery
 	messages    catalog
+	mask        decisionlog.Mask
 }
 
 // Status describes one configured merchant.
@@ -297,10 +300,17 @@ func (e *Engine) Known(merchantID string) bool {
 	return e.active.Load().merchants[merchantID] != nil
 }
 
-// Decide evaluates req under merchant's active policy. Messages are in lang
-// ("fr" or "en"; English for any other). The decision is checked against
-// the contract before it is returned.
-func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Request, lang string) (*Decision, error) {
+// DecideOptions shape a decision's answer, never its content.
+type DecideOptions struct {
+	// Lang is the language of the messages: "fr", or English for any other.
+	Lang string
+	// Explain lists the policy rules that fired, with their file and line.
+	Explain bool
+}
+
+// Decide evaluates req under merchant's active policy. The decision is
+// checked against the contract before it is returned.
+func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Request, opts DecideOptions) (*Decision, error) {
 	m := e.active.Load().merchants[merchantID]
 	if m == nil {
 		return nil, ErrUnknownMerchant
@@ -310,7 +320,13 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
 	}
-	rs, err := m.query.Eval(ctx, rego.EvalParsedInput(input))
+	evalOpts := []rego.EvalOption{rego.EvalParsedInput(input)}
+	var tracer *topdown.BufferTracer
+	if opts.Explain {
+		tracer = topdown.NewBufferTracer()
+		evalOpts = append(evalOpts, rego.EvalQueryTracer(tracer))
+	}
+	rs, err := m.query.Eval(ctx, evalOpts...)
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: err}
 	}
@@ -325,8 +341,33 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	if err != nil {
 		return nil, fmt.Errorf("decision id: %w", err)
 	}
-	d.DecisionID, d.Merchant, d.Revision = id.String(), m.id, m.revision
-	m.messages.localize(d, lang)
+	d.DecisionID, d.Merchant, d.Revision, d.Mask = id.String(), m.id, m.revision, m.mask
+	m.messages.localize(d, opts.Lang)
+	if tracer != nil {
+		d.Explanation = fired(*tracer)
+	}
 	d.Duration = time.Since(start)
 	return d, nil
+}
+
+// fired lists, in the order they first produced a value, the rules and
+// functions an evaluation went through, with where they are written.
+func fired(events []*topdown.Event) []Fired {
+	seen := map[string]bool{}
+	var out []Fired
+	for _, ev := range events {
+		if ev.Op != topdown.ExitOp {
+			continue
+		}
+		rule, ok := ev.Node.(*ast.Rule)
+		if !ok || rule.Location == nil {
+			continue
+		}
+		f := Fired{Rule: rule.Path().String(), Location: fmt.Sprintf("%s:%d", rule.Location.File, rule.Location.Row)}
+		if key := f.Rule + "@" + f.Location; !seen[key] {
+			seen[key] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }

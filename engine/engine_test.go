@@ -50,7 +50,7 @@ func TestCases(t *testing.T) {
 	for _, c := range cases {
 		perMerchant[c.Merchant]++
 		t.Run(c.Merchant+"/"+c.Name, func(t *testing.T) {
-			d, err := e.Decide(context.Background(), c.Merchant, decode(t, string(c.Request)), "en")
+			d, err := e.Decide(context.Background(), c.Merchant, decode(t, string(c.Request)), engine.DecideOptions{})
 			if err != nil {
 				t.Fatalf("decide: %v", err)
 			}
@@ -88,11 +88,11 @@ func TestFrenchMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := e.Decide(context.Background(), "aomei", decode(t, claim), "en")
+	en, err := e.Decide(context.Background(), "aomei", decode(t, claim), engine.DecideOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := e.Decide(context.Background(), "aomei", decode(t, claim), "fr")
+	fr, err := e.Decide(context.Background(), "aomei", decode(t, claim), engine.DecideOptions{Lang: "fr"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestConcurrentDecisions(t *testing.T) {
 					errs <- err
 					return
 				}
-				d, err := e.Decide(context.Background(), c.Merchant, req, "en")
+				d, err := e.Decide(context.Background(), c.Merchant, req, engine.DecideOptions{})
 				if err != nil {
 					errs <- err
 					return
@@ -195,11 +195,11 @@ func TestMerchantCannotReadAnotherMerchant(t *testing.T) {
 		}
 	}
 	// alpha is unaffected and serves; the others are not active.
-	if _, err := e.Decide(context.Background(), "alpha", decode(t, claim), "en"); err != nil {
+	if _, err := e.Decide(context.Background(), "alpha", decode(t, claim), engine.DecideOptions{}); err != nil {
 		t.Errorf("alpha: %v", err)
 	}
 	for _, id := range []string{"beta", "gamma"} {
-		if _, err := e.Decide(context.Background(), id, decode(t, claim), "en"); !errors.Is(err, engine.ErrUnknownMerchant) {
+		if _, err := e.Decide(context.Background(), id, decode(t, claim), engine.DecideOptions{}); !errors.Is(err, engine.ErrUnknownMerchant) {
 			t.Errorf("%s: err %v, want ErrUnknownMerchant", id, err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestBadPolicyNeverReplacesAGoodOne(t *testing.T) {
 	if !after.Active || after.Revision != before.Revision || !strings.Contains(after.LastError, "undefined_function") {
 		t.Errorf("after a failed activation: %+v, want revision %s still active with the error", after, before.Revision)
 	}
-	if _, err := e.Decide(context.Background(), "alpha", decode(t, claim), "en"); err != nil {
+	if _, err := e.Decide(context.Background(), "alpha", decode(t, claim), engine.DecideOptions{}); err != nil {
 		t.Errorf("old policy no longer serves: %v", err)
 	}
 	if !e.Ready() {
@@ -273,7 +273,7 @@ decision := {"outcome": "deny", "remedy": "none", "refund": {"amount": to_number
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := e.Decide(context.Background(), "alpha", decode(t, claim), "en")
+			d, err := e.Decide(context.Background(), "alpha", decode(t, claim), engine.DecideOptions{})
 			var perr *engine.PolicyError
 			if !errors.As(err, &perr) || d != nil {
 				t.Fatalf("got %+v, %v; want a PolicyError and no decision", d, err)
@@ -325,7 +325,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.ReportAllocs()
 			ctx := context.Background()
 			for i := 0; b.Loop(); i++ {
-				if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], "en"); err != nil {
+				if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], engine.DecideOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}

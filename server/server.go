@@ -24,7 +24,7 @@ import (
 
 // Decider makes decisions; the engine is one.
 type Decider interface {
-	Decide(ctx context.Context, merchant string, req *request.Request, lang string) (*engine.Decision, error)
+	Decide(ctx context.Context, merchant string, req *request.Request, opts engine.DecideOptions) (*engine.Decision, error)
 	Known(merchant string) bool
 	Merchants() []engine.Status
 	Ready() bool
@@ -110,7 +110,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			s.fail(c, merchant, err)
 			return
 		}
-		d, err := s.decider.Decide(c.Request.Context(), merchant, req, language(c.GetHeader("Accept-Language")))
+		d, err := s.decider.Decide(c.Request.Context(), merchant, req, engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language"))})
 		if err != nil {
 			s.fail(c, merchant, err)
 			return

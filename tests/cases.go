@@ -25,33 +25,15 @@ type Case struct {
 
 // Summary is a decision without its id, revision and message texts: what a
 // case asserts, whole.
-type Summary struct {
-	Outcome     string        `json:"outcome"`
-	Remedy      string        `json:"remedy"`
-	Refund      engine.Refund `json:"refund"`
-	Reasons     []string      `json:"reasons"`
-	Obligations []string      `json:"obligations"`
-}
+type Summary = engine.Summary
 
 // Summarize reads a decision document (contract section 3) as a Summary.
 func Summarize(decision []byte) (Summary, error) {
-	var d struct {
-		Summary
-		Reasons     []struct{ Code string } `json:"reasons"`
-		Obligations []struct{ Code string } `json:"obligations"`
-	}
+	var d engine.Decision
 	if err := json.Unmarshal(decision, &d); err != nil {
 		return Summary{}, err
 	}
-	s := d.Summary
-	s.Reasons, s.Obligations = []string{}, []string{}
-	for _, r := range d.Reasons {
-		s.Reasons = append(s.Reasons, r.Code)
-	}
-	for _, o := range d.Obligations {
-		s.Obligations = append(s.Obligations, o.Code)
-	}
-	return s, nil
+	return d.Summary(), nil
 }
 
 // Dir returns the directory of this file, so callers find cases and

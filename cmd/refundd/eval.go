@@ -22,8 +22,9 @@ func eval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	merchant := fs.String("merchant", "", "merchant id (required)")
 	policies := fs.String("policies", envOr("REFUNDD_POLICIES", "policies/"), "policy source tree (env REFUNDD_POLICIES)")
 	lang := fs.String("lang", "en", "language of the messages: en or fr")
+	explain := fs.Bool("explain", false, "list the policy rules that fired, with file and line")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundd eval --merchant ID [--policies DIR] [--lang en|fr] FILE")
+		fmt.Fprintln(stderr, "Usage: refundd eval --merchant ID [--policies DIR] [--lang en|fr] [--explain] FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -68,7 +69,7 @@ func eval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refundd eval: %v\n", err)
 		return 1
 	}
-	d, err := eng.Decide(context.Background(), *merchant, req, *lang)
+	d, err := eng.Decide(context.Background(), *merchant, req, engine.DecideOptions{Lang: *lang, Explain: *explain})
 	if errors.Is(err, engine.ErrUnknownMerchant) {
 		fmt.Fprintf(stderr, "refundd eval: unknown merchant %q in %s\n", *merchant, *policies)
 		return 1

@@ -21,6 +21,10 @@ build: ## Build bin/refundd
 .PHONY: test
 test: go-lint rego-lint rego-test go-test ## Everything: Go and Rego formatting, checks and tests
 
+.PHONY: test-postgres
+test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server
+	REFUNDD_TEST_POSTGRES_URL=$$(scripts/postgres-test-server) REFUNDD_REQUIRE_POSTGRES=1 $(MAKE) test
+
 .PHONY: go-lint
 go-lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -11,7 +11,8 @@
 //     load, both servers must give every case the same decision.
 //
 // Both servers log errors only; refundd otherwise runs with its defaults
-// (metrics on, --gc-percent 400). OPA runs twice: with its defaults, and with
+// (metrics on, every decision committed to its SQLite decision log before it
+// is answered, --gc-percent 400). OPA runs twice: with its defaults, and with
 // refundd's garbage collector target (GOGC=400).
 //
 // Run from the repository root: go run ./bench [-duration 10s] [-concurrency 8]
@@ -144,12 +145,12 @@ func httpTable(cases []tests.Case, duration time.Duration, concurrency int) erro
 	dataAPI := func(m string) string { return "/v1/data/refunds/merchants/" + m + "/decision" }
 
 	// Both log errors only. refundd runs with its defaults otherwise
-	// (metrics on, --gc-percent 400); OPA runs twice: with its defaults, and
+	// (metrics on, durable decision log in SQLite, --gc-percent 400); OPA runs twice: with its defaults, and
 	// with the same garbage collector target as refundd (GOGC=400).
 	opaTuned := exec.Command(opa, "run", "--server", "--log-level", "error", policies)
 	opaTuned.Env = append(os.Environ(), "GOGC=400")
 	servers := []*server{
-		{name: "refundd", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies)},
+		{name: "refundd", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--data-dir", filepath.Join(work, "data"))},
 		{name: "opa run --server", path: dataAPI, cmd: exec.Command(opa, "run", "--server", "--log-level", "error", policies)},
 		{name: "opa run --server, GOGC=400", path: dataAPI, cmd: opaTuned},
 	}

@@ -18,11 +18,19 @@ type Config struct {
 	Bundles  string // a directory of bundles
 	// BundleURL is an HTTP bundle server; BundleCache keeps the last good
 	// bundles it served.
-	BundleURL       string
-	BundleCache     string
-	PollInterval    time.Duration
-	MaxBackoff      time.Duration
-	RequireTests    bool
+	BundleURL    string
+	BundleCache  string
+	PollInterval time.Duration
+	MaxBackoff   time.Duration
+	RequireTests bool
+	// DecisionLog is durable (a decision is answered once its record is
+	// committed), async (bounded queue, drops counted) or off.
+	DecisionLog     string
+	DataDir         string // the embedded SQLite decision log lives here
+	DBURL           string // a PostgreSQL URL: the decision log lives there instead
+	LogQueue        int
+	LogBatch        int
+	LogRetention    time.Duration
 	VerificationKey string
 	VerificationAlg string
 	VerificationKID string
@@ -49,6 +57,11 @@ func Default() Config {
 		PollInterval:    10 * time.Second,
 		MaxBackoff:      5 * time.Minute,
 		VerificationAlg: "RS256",
+		DecisionLog:     "durable",
+		DataDir:         "data/",
+		LogQueue:        10000,
+		LogBatch:        512,
+		LogRetention:    90 * 24 * time.Hour,
 		VerificationKID: "refundd",
 		MaxBodyBytes:    1 << 20,
 		ReadTimeout:     10 * time.Second,
@@ -101,6 +114,27 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDrain < 0 {
 		errs = append(errs, fmt.Errorf("shutdown-drain %s: must not be negative", c.ShutdownDrain))
+	}
+	switch c.DecisionLog {
+	case "durable", "async", "off":
+	default:
+		errs = append(errs, fmt.Errorf("decision-log %q: must be durable, async or off", c.DecisionLog))
+	}
+	if c.DecisionLog != "off" {
+		if c.DBURL == "" && c.DataDir == "" {
+			errs = append(errs, errors.New("data-dir: required for the decision log (or db-url, or --decision-log off)"))
+		}
+		if c.DBURL != "" {
+			if u, err := url.Parse(c.DBURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+				errs = append(errs, fmt.Errorf("db-url: must be a postgres:// URL"))
+			}
+		}
+		if c.LogQueue < 1 || c.LogBatch < 1 {
+			errs = append(errs, fmt.Errorf("log-queue %d, log-batch %d: must be positive", c.LogQueue, c.LogBatch))
+		}
+		if c.LogRetention < time.Hour {
+			errs = append(errs, fmt.Errorf("log-retention %s: must be at least 1h", c.LogRetention))
+		}
 	}
 	if c.GCPercent < 25 {
 		errs = append(errs, fmt.Errorf("gc-percent %d: must be at least 25", c.GCPercent))

@@ -27,8 +27,13 @@ func stores(t *testing.T) map[string]*Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	out["sqlite"] = s
-	if admin := os.Getenv("REFUNDD_TEST_POSTGRES_URL"); admin != "" {
+	switch admin := os.Getenv("REFUNDD_TEST_POSTGRES_URL"); {
+	case admin != "":
 		out["postgres"] = postgres(t, admin)
+	case os.Getenv("REFUNDD_REQUIRE_POSTGRES") != "":
+		t.Fatal("REFUNDD_REQUIRE_POSTGRES is set but REFUNDD_TEST_POSTGRES_URL is not")
+	default:
+		t.Log("PostgreSQL store not tested: set REFUNDD_TEST_POSTGRES_URL (scripts/postgres-test-server starts one)")
 	}
 	return out
 }

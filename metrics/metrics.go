@@ -19,6 +19,12 @@ type Metrics struct {
 	HTTPDuration     *prometheus.HistogramVec
 	Activations      *prometheus.CounterVec
 	LastActivation   *prometheus.GaugeVec
+	LogRecords       prometheus.Counter
+	LogWriteErrors   prometheus.Counter
+	LogBatchSize     prometheus.Histogram
+	LogCommit        prometheus.Histogram
+	LogDrops         prometheus.Counter
+	LogQueue         prometheus.Gauge
 }
 
 // New registers refundd's metrics, with the Go and process collectors, on reg.
@@ -54,9 +60,36 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "refundd_bundle_last_success_timestamp_seconds",
 			Help: "When a merchant's policy last went live, in Unix seconds.",
 		}, []string{"merchant"}),
+		LogRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundd_decision_log_records_total",
+			Help: "Decision records committed to the decision log.",
+		}),
+		LogWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundd_decision_log_write_errors_total",
+			Help: "Decision log batches that failed to commit.",
+		}),
+		LogBatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "refundd_decision_log_batch_size",
+			Help:    "Records per decision log commit.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		}),
+		LogCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "refundd_decision_log_commit_seconds",
+			Help:    "Time to commit one decision log batch.",
+			Buckets: []float64{100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 500e-3, 1},
+		}),
+		LogDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundd_decision_log_dropped_total",
+			Help: "Decision records dropped because the async queue was full.",
+		}),
+		LogQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "refundd_decision_log_queue_depth",
+			Help: "Decision records waiting to be committed.",
+		}),
 	}
 	reg.MustRegister(m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
 		m.Activations, m.LastActivation,
+		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -80,6 +113,23 @@ func (m *Metrics) Activation(merchant string, ok bool, at time.Time) {
 	m.Activations.WithLabelValues(merchant, "success").Inc()
 	m.LastActivation.WithLabelValues(merchant).Set(float64(at.UnixNano()) / 1e9)
 }
+
+// LogBatch records one decision log commit.
+func (m *Metrics) LogBatch(size int, commit time.Duration, err error) {
+	if err != nil {
+		m.LogWriteErrors.Inc()
+		return
+	}
+	m.LogRecords.Add(float64(size))
+	m.LogBatchSize.Observe(float64(size))
+	m.LogCommit.Observe(commit.Seconds())
+}
+
+// LogDropped counts a record the async queue had no room for.
+func (m *Metrics) LogDropped() { m.LogDrops.Inc() }
+
+// LogQueueDepth sets the number of records waiting.
+func (m *Metrics) LogQueueDepth(n int) { m.LogQueue.Set(float64(n)) }
 
 // ObserveHTTP records one HTTP request.
 func (m *Metrics) ObserveHTTP(status int, handler, method string, seconds float64) {

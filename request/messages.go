@@ -28,6 +28,9 @@ func (e FieldError) Message(lang string) string {
 		return pick(fr, "must be at least "+arg(0), "doit être au moins "+arg(0))
 	case "max":
 		return pick(fr, "must be an integer no greater than "+arg(0), "doit être un entier au plus égal à "+arg(0))
+	case "range":
+		return pick(fr, fmt.Sprintf("must be a whole number from %s to %s", arg(0), arg(1)),
+			fmt.Sprintf("doit être un entier de %s à %s", arg(0), arg(1)))
 	case "nonempty":
 		return pick(fr, "must not be empty", "ne doit pas être vide")
 	case "duplicate":

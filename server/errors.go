@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/request"
 )
@@ -16,6 +17,7 @@ var (
 	errMethodNotAllowed     = errors.New("method not allowed")
 	errUnsupportedMediaType = errors.New("unsupported media type")
 	errPanic                = errors.New("panic")
+	errUnknownMerchant      = engine.ErrUnknownMerchant
 )
 
 // ErrorBody is the body of every error answer (contract section 1).
@@ -38,11 +40,14 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 	body := ErrorBody{Code: code, Message: errorMessage(code, lang)}
 	var verr *request.ValidationError
 	var perr *engine.PolicyError
+	var bundleErr *errBadBundle
 	switch {
 	case errors.As(err, &verr):
 		for _, p := range verr.Problems {
 			body.Errors = append(body.Errors, FieldError{Field: p.Field, Message: p.Message(lang)})
 		}
+	case errors.As(err, &bundleErr):
+		body.Message += " " + bundleErr.Error()
 	case errors.As(err, &perr):
 		body.Message += " " + perr.Err.Error()
 		s.log.Error("policy error", "merchant", merchant, "error", perr.Err.Error())
@@ -63,7 +68,17 @@ func classify(err error) (int, string) {
 	var verr *request.ValidationError
 	var perr *engine.PolicyError
 	var maxErr *http.MaxBytesError
+	var logErr *errLogUnavailable
+	var bundleErr *errBadBundle
 	switch {
+	case errors.As(err, &logErr):
+		return http.StatusServiceUnavailable, "decision_log_unavailable"
+	case errors.Is(err, errNoDecisionLog):
+		return http.StatusNotFound, "decision_log_off"
+	case errors.Is(err, decisionlog.ErrNotFound):
+		return http.StatusNotFound, "unknown_decision"
+	case errors.As(err, &bundleErr):
+		return http.StatusBadRequest, "invalid_bundle"
 	case errors.As(err, &verr):
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, engine.ErrUnknownMerchant):
@@ -87,14 +102,18 @@ func isDecisionRoute(path string) bool {
 }
 
 var errorMessages = map[string][2]string{
-	"invalid_request":        {"The request is invalid; see errors for each field.", "La requête est invalide ; voir errors pour chaque champ."},
-	"unknown_merchant":       {"No policy is loaded for this merchant.", "Aucune politique n'est chargée pour ce marchand."},
-	"request_too_large":      {"The request body is too large.", "Le corps de la requête est trop volumineux."},
-	"unsupported_media_type": {"The request body must be JSON (Content-Type: application/json).", "Le corps de la requête doit être du JSON (Content-Type: application/json)."},
-	"policy_error":           {"The merchant's policy failed; no decision was made.", "La politique du marchand a échoué ; aucune décision n'a été prise."},
-	"not_found":              {"No such endpoint.", "Ce point d'accès n'existe pas."},
-	"method_not_allowed":     {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
-	"internal_error":         {"Internal error.", "Erreur interne."},
+	"invalid_request":          {"The request is invalid; see errors for each field.", "La requête est invalide ; voir errors pour chaque champ."},
+	"unknown_merchant":         {"No policy is loaded for this merchant.", "Aucune politique n'est chargée pour ce marchand."},
+	"request_too_large":        {"The request body is too large.", "Le corps de la requête est trop volumineux."},
+	"unsupported_media_type":   {"The request body must be JSON (Content-Type: application/json).", "Le corps de la requête doit être du JSON (Content-Type: application/json)."},
+	"decision_log_unavailable": {"The decision could not be recorded, so it is not given; try again.", "La décision n'a pas pu être enregistrée, elle n'est donc pas rendue ; réessayez."},
+	"decision_log_off":         {"The decision log is off on this server.", "Le journal des décisions est désactivé sur ce serveur."},
+	"unknown_decision":         {"No decision with this id is in the log.", "Aucune décision avec cet identifiant dans le journal."},
+	"invalid_bundle":           {"The candidate bundle cannot be used; see message.", "Le bundle candidat est inutilisable ; voir le message."},
+	"policy_error":             {"The merchant's policy failed; no decision was made.", "La politique du marchand a échoué ; aucune décision n'a été prise."},
+	"not_found":                {"No such endpoint.", "Ce point d'accès n'existe pas."},
+	"method_not_allowed":       {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
+	"internal_error":           {"Internal error.", "Erreur interne."},
 }
 
 func errorMessage(code, lang string) string {

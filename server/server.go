@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,6 +43,15 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
+	// DecisionLog, when set, records every decision before it is answered
+	// (in durable mode); Records reads the log back; Impact replays it
+	// against a candidate bundle.
+	DecisionLog DecisionLog
+	Records     Records
+	Impact      Impact
+	// Now stamps decision records; time.Now by default. It never enters a
+	// decision.
+	Now func() time.Time
 }
 
 // Server serves the decision API.
@@ -50,6 +60,10 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	maxBody  int64
+	declog   DecisionLog
+	records  Records
+	impactFn Impact
+	now      func() time.Time
 	handler  *gin.Engine
 	draining atomic.Bool
 }
@@ -63,7 +77,11 @@ func New(d Decider, opts Options) *Server {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes,
+		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -71,6 +89,9 @@ func New(d Decider, opts Options) *Server {
 	r.POST("/v1/merchants/:merchant/decisions", s.decide(false))
 	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.decide(true))
 	r.GET("/v1/merchants", s.merchants)
+	r.POST("/v1/merchants/:merchant/impact", s.impact)
+	r.GET("/v1/decisions", s.listDecisions)
+	r.GET("/v1/decisions/:id", s.getDecision)
 	r.GET("/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/ready", s.ready)
 	if opts.Gatherer != nil {
@@ -89,7 +110,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		merchant := c.Param("merchant")
 		if !s.decider.Known(merchant) {
-			s.fail(c, "", engine.ErrUnknownMerchant)
+			s.fail(c, "", errUnknownMerchant)
 			return
 		}
 		if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
@@ -110,20 +131,39 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			s.fail(c, merchant, err)
 			return
 		}
-		d, err := s.decider.Decide(c.Request.Context(), merchant, req, engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language"))})
+		explain := c.Query("explain") == "true"
+		d, err := s.decider.Decide(c.Request.Context(), merchant, req,
+			engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: explain})
 		if err != nil {
 			s.fail(c, merchant, err)
 			return
 		}
 		c.Set(decisionIDKey, d.DecisionID)
+		rec, err := d.Record(req, s.now())
+		if err != nil {
+			s.fail(c, merchant, err)
+			return
+		}
+		if s.declog != nil {
+			if err := s.declog.Log(c.Request.Context(), rec); err != nil {
+				s.fail(c, merchant, &errLogUnavailable{err})
+				return
+			}
+		}
 		if s.metrics != nil {
 			s.metrics.ObserveDecision(merchant, d.Outcome, d.Remedy, d.Refund.Currency, d.Refund.Amount, d.Duration.Seconds())
 		}
-		if dataAPI {
-			c.JSON(http.StatusOK, gin.H{"result": d, "decision_id": d.DecisionID})
-			return
+		out := []byte(rec.Decision)
+		if explain {
+			if out, err = json.Marshal(d); err != nil {
+				s.fail(c, merchant, err)
+				return
+			}
 		}
-		c.JSON(http.StatusOK, d)
+		if dataAPI {
+			out = append(append(append([]byte(`{"result":`), out...), `,"decision_id":"`...), d.DecisionID+`"}`...)
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 	}
 }
 

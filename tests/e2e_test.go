@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,6 +65,9 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *
 	t.Helper()
 	if len(args) == 0 {
 		args = []string{"--policies", PoliciesDir()}
+	}
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "--data-dir" || a == "--decision-log" }) {
+		args = append(args, "--data-dir", t.TempDir())
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()

@@ -3,6 +3,7 @@
 //	refundd serve [flags]                          serve the decision API
 //	refundd eval --merchant ID [--policies DIR] FILE   print one decision
 //	refundd bundle build|inspect|verify ...           policy bundles
+//	refundd replay --merchant ID --candidate PATH      impact of a candidate policy
 package main
 
 import (
@@ -20,8 +21,10 @@ Usage:
   refundd eval --merchant ID [--policies DIR] FILE    print the decision for one request
                                                       (FILE "-" reads standard input)
   refundd bundle build|inspect|verify ...             build, inspect and verify policy bundles
+  refundd replay --merchant ID --candidate PATH       what a candidate policy would change in
+                                                      the logged decisions
 
-Run "refundd serve -h", "refundd eval -h" or "refundd bundle" for their flags.
+Run "refundd serve -h", "refundd eval -h", "refundd replay -h" or "refundd bundle" for their flags.
 `
 
 func main() {
@@ -40,6 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return eval(args[1:], stdin, stdout, stderr)
 	case "bundle":
 		return bundleCmd(args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

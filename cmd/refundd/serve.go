@@ -12,13 +12,16 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/config"
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/metrics"
+	"github.com/refundd/refundd/replay"
 	"github.com/refundd/refundd/server"
 )
 
@@ -28,6 +31,8 @@ func serve(args []string, stderr io.Writer) int {
 	envDefault(&cfg.Policies, "REFUNDD_POLICIES")
 	envDefault(&cfg.Bundles, "REFUNDD_BUNDLES")
 	envDefault(&cfg.BundleURL, "REFUNDD_BUNDLE_URL")
+	envDefault(&cfg.DataDir, "REFUNDD_DATA_DIR")
+	envDefault(&cfg.DBURL, "REFUNDD_DB_URL")
 	fs := flag.NewFlagSet("refundd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env REFUNDD_ADDR)")
@@ -48,6 +53,12 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "time a keep-alive connection may idle")
 	fs.DurationVar(&cfg.ShutdownDrain, "shutdown-drain", cfg.ShutdownDrain, "time /ready reports draining before the listener closes")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
+	fs.StringVar(&cfg.DecisionLog, "decision-log", cfg.DecisionLog, "decision log: durable (answer once recorded), async (bounded queue) or off")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded SQLite decision log (env REFUNDD_DATA_DIR)")
+	fs.StringVar(&cfg.DBURL, "db-url", cfg.DBURL, "PostgreSQL URL for the decision log, shared by replicas (env REFUNDD_DB_URL)")
+	fs.IntVar(&cfg.LogQueue, "log-queue", cfg.LogQueue, "decision records that may wait to be committed")
+	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
+	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target, as GOGC (the GOGC environment variable, if set, wins)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
@@ -93,12 +104,32 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		log.Error("some merchant policies are not active", "error", err.Error())
 	}
 	go source.Run(ctx, eng)
-	srv := server.New(eng, server.Options{
-		Logger:       log,
-		Metrics:      m,
-		Gatherer:     reg,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-	})
+	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes}
+	if cfg.DecisionLog != "off" {
+		store, err := openStore(cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),
+			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, Observer: m, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer dlog.Close() // after the server has drained: every answered decision is written
+		go decisionlog.Prune(ctx, store, cfg.LogRetention, time.Hour, time.Now, log)
+		v := verification(cfg)
+		opts.DecisionLog, opts.Records = dlog, store
+		opts.Impact = func(ctx context.Context, merchant string, raw []byte, ro replay.Options) (*replay.Report, error) {
+			candidate, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, v)
+			if err != nil {
+				return nil, server.BadBundle(err)
+			}
+			return replay.Run(ctx, store, candidate, rev, ro)
+		}
+		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind())
+	}
+	srv := server.New(eng, opts)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -114,12 +145,23 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	})
 }
 
+func openStore(cfg config.Config) (*decisionlog.Store, error) {
+	if cfg.DBURL != "" {
+		return decisionlog.OpenPostgres(cfg.DBURL)
+	}
+	return decisionlog.OpenSQLite(cfg.DataDir)
+}
+
+func verification(cfg config.Config) *bundles.Verification {
+	if cfg.VerificationKey == "" {
+		return nil
+	}
+	return &bundles.Verification{Key: cfg.VerificationKey, Algorithm: cfg.VerificationAlg, KeyID: cfg.VerificationKID}
+}
+
 // policySource picks the configured policy source.
 func policySource(cfg config.Config, log *slog.Logger) (bundles.Policies, string) {
-	var v *bundles.Verification
-	if cfg.VerificationKey != "" {
-		v = &bundles.Verification{Key: cfg.VerificationKey, Algorithm: cfg.VerificationAlg, KeyID: cfg.VerificationKID}
-	}
+	v := verification(cfg)
 	switch {
 	case cfg.BundleURL != "":
 		return &bundles.HTTPSource{URL: cfg.BundleURL, Interval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff,

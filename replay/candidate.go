@@ -1,0 +1,58 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/engine"
+)
+
+// Candidate compiles the merchant's candidate policy from a source tree
+// directory or a bundle file, in an engine of its own.
+func Candidate(ctx context.Context, path, merchant string, v *bundles.Verification) (*engine.Engine, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("candidate: %w", err)
+	}
+	if st.IsDir() {
+		tree, err := bundles.LoadTree(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("candidate: %w", err)
+		}
+		if lerr, ok := tree.Errors[merchant]; ok {
+			return nil, "", fmt.Errorf("candidate: %w", lerr)
+		}
+		src := tree.Source(merchant)
+		if src == nil {
+			return nil, "", fmt.Errorf("candidate %s: no merchant %q", path, merchant)
+		}
+		return compile(ctx, src)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("candidate: %w", err)
+	}
+	return CandidateBundle(ctx, raw, path, merchant, v)
+}
+
+// CandidateBundle compiles the merchant's candidate policy from bundle bytes.
+func CandidateBundle(ctx context.Context, raw []byte, origin, merchant string, v *bundles.Verification) (*engine.Engine, string, error) {
+	src, err := bundles.Read(raw, origin, v)
+	if err != nil {
+		return nil, "", err
+	}
+	if src.Merchant != merchant {
+		return nil, "", fmt.Errorf("candidate bundle holds merchant %s's policy, not %s's", src.Merchant, merchant)
+	}
+	return compile(ctx, src)
+}
+
+func compile(ctx context.Context, src *bundles.Source) (*engine.Engine, string, error) {
+	e := engine.New(engine.Options{})
+	if err := e.Activate(ctx, src); err != nil {
+		return nil, "", err
+	}
+	return e, src.Revision, nil
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/refundd/refundd/decisionlog"
+	"github.com/refundd/refundd/replay"
+	"github.com/refundd/refundd/request"
+)
+
+// DecisionLog records decisions; in durable mode Log returns once the
+// record is committed.
+type DecisionLog interface {
+	Log(ctx context.Context, rec decisionlog.Record) error
+}
+
+// Records reads the decision log.
+type Records interface {
+	Get(ctx context.Context, id string) (decisionlog.Record, error)
+	List(ctx context.Context, q decisionlog.Query) ([]decisionlog.Record, string, error)
+	replay.Source
+}
+
+// Impact compiles a candidate bundle for a merchant and replays the logged
+// decisions against it.
+type Impact func(ctx context.Context, merchant string, bundle []byte, opts replay.Options) (*replay.Report, error)
+
+// errLogUnavailable wraps a failure to commit a decision's record: in
+// durable mode the decision is then not answered.
+type errLogUnavailable struct{ err error }
+
+func (e *errLogUnavailable) Error() string { return "decision log: " + e.err.Error() }
+func (e *errLogUnavailable) Unwrap() error { return e.err }
+
+// errBadBundle is a candidate bundle that cannot be used.
+type errBadBundle struct{ err error }
+
+func (e *errBadBundle) Error() string { return e.err.Error() }
+
+// BadBundle marks err as the fault of an uploaded candidate bundle: 400
+// invalid_bundle rather than a server error.
+func BadBundle(err error) error { return &errBadBundle{err} }
+
+func (s *Server) getDecision(c *gin.Context) {
+	if s.records == nil {
+		s.fail(c, "", errNoDecisionLog)
+		return
+	}
+	rec, err := s.records.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, "", err)
+		return
+	}
+	c.JSON(http.StatusOK, rec)
+}
+
+const maxListLimit = 1000
+
+func (s *Server) listDecisions(c *gin.Context) {
+	if s.records == nil {
+		s.fail(c, "", errNoDecisionLog)
+		return
+	}
+	q := decisionlog.Query{Merchant: c.Query("merchant"), Outcome: c.Query("outcome"), Cursor: c.Query("cursor"), Limit: 100}
+	var problems []request.FieldError
+	q.Since = queryTime(c, "since", &problems)
+	q.Until = queryTime(c, "until", &problems)
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			problems = append(problems, request.FieldError{Field: "limit", Rule: "range", Args: []string{"1", strconv.Itoa(maxListLimit)}})
+		}
+		q.Limit = n
+	}
+	if q.Outcome != "" && !oneOf(q.Outcome, "approve", "partial", "deny", "refer") {
+		problems = append(problems, request.FieldError{Field: "outcome", Rule: "enum", Args: []string{"approve", "partial", "deny", "refer"}})
+	}
+	if len(problems) > 0 {
+		s.fail(c, "", &request.ValidationError{Problems: problems})
+		return
+	}
+	recs, next, err := s.records.List(c.Request.Context(), q)
+	if err != nil {
+		s.fail(c, "", err)
+		return
+	}
+	if recs == nil {
+		recs = []decisionlog.Record{}
+	}
+	c.JSON(http.StatusOK, gin.H{"decisions": recs, "next_cursor": next})
+}
+
+func (s *Server) impact(c *gin.Context) {
+	merchant := c.Param("merchant")
+	if s.impactFn == nil || s.records == nil {
+		s.fail(c, merchant, errNoDecisionLog)
+		return
+	}
+	if !s.decider.Known(merchant) {
+		s.fail(c, "", errUnknownMerchant)
+		return
+	}
+	var problems []request.FieldError
+	opts := replay.Options{Merchant: merchant, Since: queryTime(c, "since", &problems), Until: queryTime(c, "until", &problems)}
+	if v := c.Query("sample"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problems = append(problems, request.FieldError{Field: "sample", Rule: "range", Args: []string{"1", "1000"}})
+		}
+		opts.Sample = n
+	}
+	if len(problems) > 0 {
+		s.fail(c, merchant, &request.ValidationError{Problems: problems})
+		return
+	}
+	switch ct := c.ContentType(); ct {
+	case "", "application/gzip", "application/x-gzip", "application/octet-stream":
+	default:
+		s.fail(c, merchant, errUnsupportedMediaType)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBundleBody))
+	if err != nil {
+		s.fail(c, merchant, err)
+		return
+	}
+	rep, err := s.impactFn(c.Request.Context(), merchant, raw, opts)
+	if err != nil {
+		s.fail(c, merchant, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
+
+// maxBundleBody bounds a candidate bundle upload.
+const maxBundleBody = 64 << 20
+
+func queryTime(c *gin.Context, name string, problems *[]request.FieldError) time.Time {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		*problems = append(*problems, request.FieldError{Field: name, Rule: "time"})
+	}
+	return t
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+var errNoDecisionLog = errors.New("the decision log is off")

@@ -30,6 +30,7 @@ type Config struct {
 	DBURL           string // a PostgreSQL URL: the decision log lives there instead
 	LogQueue        int
 	LogBatch        int
+	LogDelay        time.Duration // group commit: how long a commit may wait for company
 	LogRetention    time.Duration
 	VerificationKey string
 	VerificationAlg string
@@ -61,6 +62,7 @@ func Default() Config {
 		DataDir:         "data/",
 		LogQueue:        10000,
 		LogBatch:        512,
+		LogDelay:        time.Millisecond,
 		LogRetention:    90 * 24 * time.Hour,
 		VerificationKID: "refundd",
 		MaxBodyBytes:    1 << 20,
@@ -131,6 +133,9 @@ func (c Config) Validate() error {
 		}
 		if c.LogQueue < 1 || c.LogBatch < 1 {
 			errs = append(errs, fmt.Errorf("log-queue %d, log-batch %d: must be positive", c.LogQueue, c.LogBatch))
+		}
+		if c.LogDelay < 0 || c.LogDelay > time.Second {
+			errs = append(errs, fmt.Errorf("log-commit-delay %s: must be from 0 to 1s", c.LogDelay))
 		}
 		if c.LogRetention < time.Hour {
 			errs = append(errs, fmt.Errorf("log-retention %s: must be at least 1h", c.LogRetention))

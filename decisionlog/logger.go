@@ -35,8 +35,12 @@ type Options struct {
 	Mode      Mode
 	QueueSize int // 10,000 by default
 	MaxBatch  int // records per transaction, 512 by default
-	Observer  Observer
-	Logger    *slog.Logger
+	// CommitDelay is how long a commit may wait for more records to join it
+	// when there is concurrent traffic (the previous commit was a group, or
+	// the mode is async): fewer, larger commits. 0 commits at once.
+	CommitDelay time.Duration
+	Observer    Observer
+	Logger      *slog.Logger
 }
 
 // Logger writes records with group commit: while one transaction commits,
@@ -45,6 +49,7 @@ type Logger struct {
 	store    *Store
 	mode     Mode
 	maxBatch int
+	delay    time.Duration
 	queue    chan entry
 	obs      Observer
 	log      *slog.Logger
@@ -75,7 +80,7 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Logger{store: store, mode: opts.Mode, maxBatch: opts.MaxBatch, queue: make(chan entry, opts.QueueSize),
+	l := &Logger{store: store, mode: opts.Mode, maxBatch: opts.MaxBatch, delay: opts.CommitDelay, queue: make(chan entry, opts.QueueSize),
 		obs: opts.Observer, log: opts.Logger, done: make(chan struct{})}
 	go l.run()
 	return l, nil
@@ -124,20 +129,43 @@ func (l *Logger) run() {
 	defer close(l.done)
 	batch := make([]entry, 0, l.maxBatch)
 	recs := make([]Record, 0, l.maxBatch)
+	grouped := false // the previous commit carried more than one record
 	for first := range l.queue {
 		batch = append(batch[:0], first)
+		var wait <-chan time.Time // nil: take only what is queued now
+		var timer *time.Timer
+		if l.delay > 0 && (grouped || l.mode == Async) {
+			timer = time.NewTimer(l.delay)
+			wait = timer.C
+		}
 	fill:
 		for len(batch) < l.maxBatch {
+			if wait == nil {
+				select {
+				case e, ok := <-l.queue:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, e)
+				default:
+					break fill
+				}
+				continue
+			}
 			select {
 			case e, ok := <-l.queue:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, e)
-			default:
-				break fill
+			case <-wait:
+				wait = nil // then take whatever else is already queued
 			}
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		grouped = len(batch) > 1
 		recs = recs[:0]
 		for _, e := range batch {
 			recs = append(recs, e.rec)

@@ -309,3 +309,24 @@ func TestMask(t *testing.T) {
 		t.Error("unknown key accepted")
 	}
 }
+
+func TestCommitDelayGroupsABurst(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			c := &counter{}
+			l, err := NewLogger(s, Options{Mode: Async, CommitDelay: 200 * time.Millisecond, Observer: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 100 {
+				if err := l.Log(context.Background(), record(3000+i, "aomei", "deny")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.Close()
+			if c.records.Load() != 100 || c.batches.Load() > 3 {
+				t.Errorf("%d records in %d commits, want 100 in a few", c.records.Load(), c.batches.Load())
+			}
+		})
+	}
+}

@@ -58,6 +58,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.DBURL, "db-url", cfg.DBURL, "PostgreSQL URL for the decision log, shared by replicas (env REFUNDD_DB_URL)")
 	fs.IntVar(&cfg.LogQueue, "log-queue", cfg.LogQueue, "decision records that may wait to be committed")
 	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
+	fs.DurationVar(&cfg.LogDelay, "log-commit-delay", cfg.LogDelay, "under concurrent traffic, how long a decision log commit waits for more records (0: never)")
 	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target, as GOGC (the GOGC environment variable, if set, wins)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or text")
@@ -112,7 +113,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		}
 		defer store.Close()
 		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),
-			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, Observer: m, Logger: log})
+			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log})
 		if err != nil {
 			return err
 		}

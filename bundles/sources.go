@@ -266,6 +266,9 @@ func (s *HTTPSource) Run(ctx context.Context, t Target) {
 	}
 }
 
+// poll fetches what changed. Its error is a failure to reach the server or
+// to read what it serves, which Run backs off from; a refused bundle is
+// recorded by the target instead.
 func (s *HTTPSource) poll(ctx context.Context, t Target) error {
 	if s.etags == nil {
 		s.etags = map[string]string{}
@@ -296,7 +299,9 @@ func (s *HTTPSource) poll(ctx context.Context, t Target) error {
 		}
 		s.etags[e.Merchant] = betag
 		if err := activateBundle(ctx, t, raw, s.URL+e.File, e.Merchant, s.Verification); err != nil {
-			errs = append(errs, err)
+			// Refused and recorded by the target; not a reason to back off:
+			// the fix may be published at the next poll.
+			logger(s.Log).Warn("bundle refused", "merchant", e.Merchant, "error", err.Error())
 			continue
 		}
 		if s.CacheDir != "" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/decisionlog"
@@ -183,4 +184,17 @@ func TestNoAnswerWithoutARecord(t *testing.T) {
 	if rec.Code != 503 || body["code"] != "decision_log_unavailable" {
 		t.Errorf("%d %s, want 503 decision_log_unavailable", rec.Code, rec.Body)
 	}
+}
+
+func TestLogQueriesAreNotDecisionErrors(t *testing.T) {
+	f := newLogged(t)
+	f.do(t, "GET", "/v1/decisions?limit=0", "")
+	f.do(t, "GET", "/v1/decisions/nope", "")
+	if n := testutilCount(f.metrics); n != 0 {
+		t.Errorf("%d decision errors counted for decision log queries", n)
+	}
+}
+
+func testutilCount(m *metrics.Metrics) int {
+	return testutil.CollectAndCount(m.DecisionErrors)
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,8 +50,8 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 	case errors.As(err, &perr):
 		body.Message += " " + perr.Err.Error()
 		s.log.Error("policy error", "merchant", merchant, "error", perr.Err.Error())
-	case status == http.StatusInternalServerError:
-		s.log.Error("request failed", "merchant", merchant, "error", err.Error())
+	case status >= http.StatusInternalServerError:
+		s.log.Error("request failed", "merchant", merchant, "code", code, "error", err.Error())
 	}
 	if s.metrics != nil && isDecisionRoute(c.FullPath()) {
 		label := merchant
@@ -97,9 +96,13 @@ func classify(err error) (int, string) {
 	return http.StatusInternalServerError, "internal_error"
 }
 
-func isDecisionRoute(path string) bool {
-	return strings.HasSuffix(path, "/decisions") || strings.HasSuffix(path, "/decision")
+// decisionRoutes are the routes whose failures count as decision errors.
+var decisionRoutes = map[string]bool{
+	"/v1/merchants/:merchant/decisions":             true,
+	"/v1/data/refunds/merchants/:merchant/decision": true,
 }
+
+func isDecisionRoute(path string) bool { return decisionRoutes[path] }
 
 var errorMessages = map[string][2]string{
 	"invalid_request":          {"The request is invalid; see errors for each field.", "La requête est invalide ; voir errors pour chaque champ."},

@@ -120,9 +120,14 @@ func (l *Logger) Log(ctx context.Context, rec Record) error {
 		return ctx.Err()
 	}
 	l.mu.RUnlock()
-	// Once queued, a record is written even if the client goes away: the
-	// decision was made.
-	return <-e.done
+	// Once queued, the record is written even if the caller stops waiting
+	// (ctx done): it then gets ctx's error and does not answer the decision.
+	select {
+	case err := <-e.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (l *Logger) run() {
@@ -192,7 +197,7 @@ func (l *Logger) run() {
 func (l *Logger) write(recs []Record) error {
 	var err error
 	for attempt, wait := 0, 10*time.Millisecond; attempt < 5; attempt, wait = attempt+1, wait*2 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = l.store.Write(ctx, recs)
 		cancel()
 		if err == nil {

@@ -330,3 +330,26 @@ func TestCommitDelayGroupsABurst(t *testing.T) {
 		})
 	}
 }
+
+func TestDurableLogGivesUpWhenTheCallerStopsWaiting(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			l, err := NewLogger(s, Options{Mode: Durable})
+			if err != nil {
+				t.Fatal(err)
+			}
+			unlock := lockWrites(t, s)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			r := record(4000, "aomei", "deny")
+			if err := l.Log(ctx, r); err != context.DeadlineExceeded {
+				t.Errorf("Log with the store locked: %v, want the context's deadline", err)
+			}
+			unlock()
+			l.Close() // the queued record is still written
+			if _, err := s.Get(context.Background(), r.DecisionID); err != nil {
+				t.Errorf("record given up on was lost: %v", err)
+			}
+		})
+	}
+}

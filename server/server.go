@@ -33,6 +33,10 @@ type Decider interface {
 
 var _ Decider = (*engine.Engine)(nil)
 
+// logWait bounds how long a decision waits for its record to be committed;
+// it is below the default write timeout so the client gets the 503.
+const logWait = 5 * time.Second
+
 // DefaultMaxBodyBytes bounds a request body (1 MiB).
 const DefaultMaxBodyBytes = 1 << 20
 
@@ -145,7 +149,12 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			return
 		}
 		if s.declog != nil {
-			if err := s.declog.Log(c.Request.Context(), rec); err != nil {
+			// Bounded: a stalled database gets a clean 503, not a timed-out
+			// connection.
+			ctx, cancel := context.WithTimeout(c.Request.Context(), logWait)
+			err := s.declog.Log(ctx, rec)
+			cancel()
+			if err != nil {
 				s.fail(c, merchant, &errLogUnavailable{err})
 				return
 			}

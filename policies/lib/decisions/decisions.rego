@@ -58,18 +58,28 @@ unpaid(currency, messages) := assemble(verdict("approve", "cancel_order", ["orde
 #   whenever money goes back). messages maps every code to its text; a code
 #   without a text leaves the decision undefined rather than unexplained.
 assemble(verdict, lines, currency, params, messages) := {
+	"outcome": verdict.outcome,
+	"remedy": verdict.remedy,
+	"refund": {"amount": 0, "currency": currency, "withheld": []},
+	"reasons": explained(verdict.reasons, messages),
+	"obligations": explained(verdict.obligations, messages),
+} if {
+	verdict.grant == "none"
+} else := {
 	"outcome": outcome(verdict, settled),
 	"remedy": remedy(verdict, settled),
 	"refund": {"amount": settled.amount, "currency": currency, "withheld": settled.withheld},
-	"reasons": reasons,
-	"obligations": obligations,
+	"reasons": explained(verdict.reasons, messages),
+	"obligations": explained(array.concat(verdict.obligations, refund_obligations(settled, params)), messages),
 } if {
 	settled := settlement(verdict, lines, object.get(params, "withheld_kinds", {}))
-	reasons := [{"code": code, "message": messages[code]} | some code in verdict.reasons]
-	count(reasons) == count(verdict.reasons)
-	codes := array.concat(verdict.obligations, refund_obligations(settled, params))
-	obligations := [{"code": code, "message": messages[code]} | some code in codes]
-	count(obligations) == count(codes)
+}
+
+# METADATA
+# description: Codes with their messages, in order; undefined if a code has no message.
+explained(codes, messages) := out if {
+	out := [{"code": code, "message": messages[code]} | some code in codes]
+	count(out) == count(codes)
 }
 
 # METADATA

@@ -27,6 +27,11 @@ payment_at := claims.last_payment_at(input)
 
 within_refund_window(t) if dates.within_days(t, payment_at, params.refund_window_days)
 
+# The claim itself came within the refund window.
+claimed_in_window if within_refund_window(input.claim.submitted_at)
+
+auto_renewed if claims.flag(input.subscription.auto_renewed)
+
 # METADATA
 # description: The first rule that matches the claim (contract section 4, crmjetty 1 to 7).
 verdict := decisions.deny("copyright_violation") if {
@@ -36,13 +41,13 @@ verdict := decisions.deny("copyright_violation") if {
 	line.kind == "product"
 	line.sku in input.customer.previously_refunded_skus
 } else := decisions.refund("refund", ["renewal_refund_in_time"], []) if {
-	claims.flag(input.subscription.auto_renewed)
+	auto_renewed
 	dates.within_business_days(input.claim.submitted_at, payment_at, params.renewal_business_days, params.time_zone, params.holidays)
 } else := decisions.verdict("partial", "cancel_renewal", ["renewal_refund_window_expired"], []) if {
-	claims.flag(input.subscription.auto_renewed)
+	auto_renewed
 	input.subscription.billing == "monthly"
 } else := annual if {
-	claims.flag(input.subscription.auto_renewed)
+	auto_renewed
 	input.subscription.billing == "annual"
 } else := decisions.deny("reason_not_accepted") if {
 	input.claim.reason in params.not_accepted_reasons
@@ -58,10 +63,10 @@ verdict := decisions.deny("copyright_violation") if {
 #   not accepted within the refund window and has no pro rata refund after it;
 #   a claim made once the period is over has nothing left to prorate.
 annual := support_or_refund if {
-	within_refund_window(input.claim.submitted_at)
+	claimed_in_window
 	input.claim.reason in params.annual_support_reasons
 } else := decisions.deny("reason_not_accepted") if {
-	within_refund_window(input.claim.submitted_at)
+	claimed_in_window
 } else := decisions.prorated_refund(remaining_months, params.period_months, ["prorated_refund"]) if {
 	input.claim.reason in params.annual_support_reasons
 	within_refund_window(claims.issue_reported_at(input.claim))
@@ -81,10 +86,10 @@ period_start := input.subscription.period_start if {
 # METADATA
 # description: Rule 7, one-time purchases.
 one_time := support_or_refund if {
-	within_refund_window(input.claim.submitted_at)
+	claimed_in_window
 	input.claim.reason in params.one_time_support_reasons
 } else := decisions.deny("reason_not_accepted") if {
-	within_refund_window(input.claim.submitted_at)
+	claimed_in_window
 } else := decisions.deny("refund_window_expired")
 
 # METADATA

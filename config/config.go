@@ -25,13 +25,17 @@ type Config struct {
 	RequireTests bool
 	// DecisionLog is durable (a decision is answered once its record is
 	// committed), async (bounded queue, drops counted) or off.
-	DecisionLog     string
-	DataDir         string // the embedded SQLite decision log lives here
-	DBURL           string // a PostgreSQL URL: the decision log lives there instead
-	LogQueue        int
-	LogBatch        int
-	LogDelay        time.Duration // group commit: how long a commit may wait for company
-	LogRetention    time.Duration
+	DecisionLog  string
+	DataDir      string // the embedded SQLite decision log lives here
+	DBURL        string // a PostgreSQL URL: the decision log lives there instead
+	LogQueue     int
+	LogBatch     int
+	LogDelay     time.Duration // group commit: how long a commit may wait for company
+	LogRetention time.Duration
+	// UploadURL, if set, receives every committed record in OPA's decision
+	// log format (gzip JSON arrays), every UploadInterval.
+	UploadURL       string
+	UploadInterval  time.Duration
 	VerificationKey string
 	VerificationAlg string
 	VerificationKID string
@@ -64,6 +68,7 @@ func Default() Config {
 		LogBatch:        512,
 		LogDelay:        time.Millisecond,
 		LogRetention:    90 * 24 * time.Hour,
+		UploadInterval:  5 * time.Second,
 		VerificationKID: "refundd",
 		MaxBodyBytes:    1 << 20,
 		ReadTimeout:     10 * time.Second,
@@ -136,6 +141,14 @@ func (c Config) Validate() error {
 		}
 		if c.LogDelay < 0 || c.LogDelay > time.Second {
 			errs = append(errs, fmt.Errorf("log-commit-delay %s: must be from 0 to 1s", c.LogDelay))
+		}
+		if c.UploadURL != "" {
+			if u, err := url.Parse(c.UploadURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("decision-log-upload %q: must be an http or https URL", c.UploadURL))
+			}
+			if c.UploadInterval <= 0 {
+				errs = append(errs, fmt.Errorf("decision-log-upload-interval %s: must be positive", c.UploadInterval))
+			}
 		}
 		if c.LogRetention < time.Hour {
 			errs = append(errs, fmt.Errorf("log-retention %s: must be at least 1h", c.LogRetention))

@@ -41,6 +41,8 @@ type Options struct {
 	CommitDelay time.Duration
 	Observer    Observer
 	Logger      *slog.Logger
+	// Uploader, if set, is given every committed batch.
+	Uploader *Uploader
 }
 
 // Logger writes records with group commit: while one transaction commits,
@@ -53,6 +55,7 @@ type Logger struct {
 	queue    chan entry
 	obs      Observer
 	log      *slog.Logger
+	upload   *Uploader
 	mu       sync.RWMutex // guards closed against sends on a closed queue
 	closed   bool
 	done     chan struct{}
@@ -81,7 +84,7 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Logger{store: store, mode: opts.Mode, maxBatch: opts.MaxBatch, delay: opts.CommitDelay, queue: make(chan entry, opts.QueueSize),
-		obs: opts.Observer, log: opts.Logger, done: make(chan struct{})}
+		obs: opts.Observer, log: opts.Logger, upload: opts.Uploader, done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
@@ -183,6 +186,8 @@ func (l *Logger) run() {
 		}
 		if err != nil {
 			l.log.Error("decision log write failed", "records", len(recs), "error", err.Error())
+		} else if l.upload != nil {
+			l.upload.Add(recs)
 		}
 		for _, e := range batch {
 			if e.done != nil {

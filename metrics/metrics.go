@@ -25,6 +25,8 @@ type Metrics struct {
 	LogCommit        prometheus.Histogram
 	LogDrops         prometheus.Counter
 	LogQueue         prometheus.Gauge
+	Uploads          *prometheus.CounterVec
+	UploadDrops      prometheus.Counter
 }
 
 // New registers refundd's metrics, with the Go and process collectors, on reg.
@@ -86,10 +88,19 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "refundd_decision_log_queue_depth",
 			Help: "Decision records waiting to be committed.",
 		}),
+		Uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundd_decision_log_uploaded_events_total",
+			Help: "Decision events sent to the collector in OPA's format, by result (success, failure).",
+		}, []string{"result"}),
+		UploadDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundd_decision_log_upload_dropped_total",
+			Help: "Decision events not uploaded because the collector was down too long (they stay in the store).",
+		}),
 	}
 	reg.MustRegister(m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
 		m.Activations, m.LastActivation,
 		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue,
+		m.Uploads, m.UploadDrops,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -130,6 +141,18 @@ func (m *Metrics) LogDropped() { m.LogDrops.Inc() }
 
 // LogQueueDepth sets the number of records waiting.
 func (m *Metrics) LogQueueDepth(n int) { m.LogQueue.Set(float64(n)) }
+
+// Uploaded counts an upload of events to the collector.
+func (m *Metrics) Uploaded(events int, err error) {
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.Uploads.WithLabelValues(result).Add(float64(events))
+}
+
+// UploadDropped counts events dropped from the upload buffer.
+func (m *Metrics) UploadDropped(events int) { m.UploadDrops.Add(float64(events)) }
 
 // ObserveHTTP records one HTTP request.
 func (m *Metrics) ObserveHTTP(status int, handler, method string, seconds float64) {

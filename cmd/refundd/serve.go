@@ -60,6 +60,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
 	fs.DurationVar(&cfg.LogDelay, "log-commit-delay", cfg.LogDelay, "under concurrent traffic, how long a decision log commit waits for more records (0: never)")
 	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
+	fs.StringVar(&cfg.UploadURL, "decision-log-upload", cfg.UploadURL, "also send committed records, in OPA's decision log format, to this collector URL")
+	fs.DurationVar(&cfg.UploadInterval, "decision-log-upload-interval", cfg.UploadInterval, "how often records are sent to --decision-log-upload")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target, as GOGC (the GOGC environment variable, if set, wins)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
@@ -112,8 +114,15 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		defer store.Close()
+		var uploader *decisionlog.Uploader
+		if cfg.UploadURL != "" {
+			host, _ := os.Hostname()
+			uploader = decisionlog.NewUploader(decisionlog.UploaderOptions{URL: cfg.UploadURL, Interval: cfg.UploadInterval,
+				Labels: map[string]string{"app": "refundd", "instance": host}, Observer: m, Logger: log})
+			defer uploader.Close() // after the logger: its last batches are uploaded too
+		}
 		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),
-			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log})
+			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log, Uploader: uploader})
 		if err != nil {
 			return err
 		}

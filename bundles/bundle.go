@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -50,11 +51,30 @@ func (v *Verification) config() (*bundle.VerificationConfig, error) {
 		return nil, errors.New("verification key is empty")
 	}
 	kid, alg := keyDefaults(v.KeyID, v.Algorithm)
-	kc, err := keys.NewKeyConfig(v.Key, alg, "")
+	material, err := keyMaterial(v.Key, alg)
 	if err != nil {
 		return nil, fmt.Errorf("verification key: %w", err)
 	}
+	kc := &keys.Config{Key: material, Algorithm: alg}
 	return bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{kid: kc}, kid, "", nil), nil
+}
+
+// keyMaterial resolves a key given as PEM text, as a file, or, for the HS*
+// algorithms, as the shared secret itself. (OPA's own helper guesses by
+// calling stat on the value, which fails on PEM text whose lines make a
+// path component longer than the system allows.)
+func keyMaterial(key, alg string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(key), "-----BEGIN") {
+		return key, nil
+	}
+	b, err := os.ReadFile(key)
+	if err == nil {
+		return string(b), nil
+	}
+	if strings.HasPrefix(alg, "HS") {
+		return key, nil // a shared secret given inline
+	}
+	return "", err
 }
 
 // keyDefaults fills in the default key id and algorithm.

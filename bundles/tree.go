@@ -177,9 +177,6 @@ func (t *Tree) Source(id string) *Source {
 	return s
 }
 
-// Revision is the revision of merchant m served from this tree.
-func (t *Tree) Revision(m *Merchant) string { return t.Source(m.ID).Revision }
-
 // ContentHash is a short hash of what the source serves: the shared lib, the
 // catalog and the merchant's own modules and data (tests excluded). It
 // changes whenever any of them does, and only then.

@@ -5,6 +5,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -51,7 +52,7 @@ func ParseMask(v any) (Mask, error) {
 		return Mask{}, err
 	}
 	var m Mask
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Mask{}, fmt.Errorf("decision_log: %w", err)

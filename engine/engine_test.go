@@ -291,7 +291,7 @@ func TestRevisionFollowsContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alpha, beta := tree.Revision(tree.Merchants["alpha"]), tree.Revision(tree.Merchants["beta"])
+	alpha, beta := tree.Source("alpha").Revision, tree.Source("beta").Revision
 	if err := os.WriteFile(filepath.Join(dir, "merchants", "alpha", "data.json"), []byte(`{"params": {"days": 14}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +299,10 @@ func TestRevisionFollowsContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tree2.Revision(tree2.Merchants["alpha"]) == alpha {
+	if tree2.Source("alpha").Revision == alpha {
 		t.Error("alpha's revision did not change with its data")
 	}
-	if tree2.Revision(tree2.Merchants["beta"]) != beta {
+	if tree2.Source("beta").Revision != beta {
 		t.Error("beta's revision changed with alpha's data")
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/refundd/refundd/decisionlog"
+	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/replay"
 	"github.com/refundd/refundd/request"
 )
@@ -79,8 +81,8 @@ func (s *Server) listDecisions(c *gin.Context) {
 		}
 		q.Limit = n
 	}
-	if q.Outcome != "" && !oneOf(q.Outcome, "approve", "partial", "deny", "refer") {
-		problems = append(problems, request.FieldError{Field: "outcome", Rule: "enum", Args: []string{"approve", "partial", "deny", "refer"}})
+	if q.Outcome != "" && !slices.Contains(engine.Outcomes, q.Outcome) {
+		problems = append(problems, request.FieldError{Field: "outcome", Rule: "enum", Args: engine.Outcomes})
 	}
 	if len(problems) > 0 {
 		s.fail(c, "", &request.ValidationError{Problems: problems})
@@ -104,7 +106,7 @@ func (s *Server) impact(c *gin.Context) {
 		return
 	}
 	if !s.decider.Known(merchant) {
-		s.fail(c, "", errUnknownMerchant)
+		s.fail(c, "", engine.ErrUnknownMerchant)
 		return
 	}
 	var problems []request.FieldError
@@ -152,15 +154,6 @@ func queryTime(c *gin.Context, name string, problems *[]request.FieldError) time
 		*problems = append(*problems, request.FieldError{Field: name, Rule: "time"})
 	}
 	return t
-}
-
-func oneOf(v string, allowed ...string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
 }
 
 var errNoDecisionLog = errors.New("the decision log is off")

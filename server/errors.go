@@ -16,7 +16,6 @@ var (
 	errMethodNotAllowed     = errors.New("method not allowed")
 	errUnsupportedMediaType = errors.New("unsupported media type")
 	errPanic                = errors.New("panic")
-	errUnknownMerchant      = engine.ErrUnknownMerchant
 )
 
 // ErrorBody is the body of every error answer (contract section 1).

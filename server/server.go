@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -114,7 +115,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		merchant := c.Param("merchant")
 		if !s.decider.Known(merchant) {
-			s.fail(c, "", errUnknownMerchant)
+			s.fail(c, "", engine.ErrUnknownMerchant)
 			return
 		}
 		if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
@@ -143,27 +144,28 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(decisionIDKey, d.DecisionID)
-		rec, err := d.Record(req, s.now())
-		if err != nil {
-			s.fail(c, merchant, err)
-			return
-		}
+		var out []byte // the answer: the logged document when there is one
 		if s.declog != nil {
+			rec, err := d.Record(req, s.now())
+			if err != nil {
+				s.fail(c, merchant, err)
+				return
+			}
 			// Bounded: a stalled database gets a clean 503, not a timed-out
 			// connection.
 			ctx, cancel := context.WithTimeout(c.Request.Context(), logWait)
-			err := s.declog.Log(ctx, rec)
+			err = s.declog.Log(ctx, rec)
 			cancel()
 			if err != nil {
 				s.fail(c, merchant, &errLogUnavailable{err})
 				return
 			}
+			out = rec.Decision
 		}
 		if s.metrics != nil {
 			s.metrics.ObserveDecision(merchant, d.Outcome, d.Remedy, d.Refund.Currency, d.Refund.Amount, d.Duration.Seconds())
 		}
-		out := []byte(rec.Decision)
-		if explain {
+		if out == nil || explain {
 			if out, err = json.Marshal(d); err != nil {
 				s.fail(c, merchant, err)
 				return
@@ -203,7 +205,7 @@ func checkContentType(header string) error {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(header)
-	if err == nil && (mt == "application/json" || (len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
 		return nil
 	}
 	return errUnsupportedMediaType

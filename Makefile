@@ -19,7 +19,7 @@ build: ## Build bin/refundd
 	$(GO) build -o bin/refundd ./cmd/refundd
 
 .PHONY: test
-test: go-lint rego-lint rego-test go-test ## Everything: Go and Rego formatting, checks and tests
+test: go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego formatting, checks and tests
 
 .PHONY: test-postgres
 test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server
@@ -47,9 +47,20 @@ rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/
 	$(OPA) test --coverage --threshold 100 $(POLICIES)lib > /dev/null
 	@echo "coverage: policies >= 95%, lib = 100%"
 
+# Every decoder of untrusted bytes, as package:target.
+FUZZ_TARGETS := request:FuzzDecode request:FuzzDecodeDataAPI server:FuzzListQuery server:FuzzHandler bundles:FuzzRead
+FUZZTIME ?= 60s
+
 .PHONY: fuzz
-fuzz: ## Fuzz the request decoder for 60s
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./request
+fuzz: ## Fuzz every decoder of untrusted bytes, FUZZTIME each (default 60s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
+
+.PHONY: fuzz-short
+fuzz-short: ## A short fuzzing pass over every decoder (part of make test)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 .PHONY: bench
 bench: ## engine.Decide per merchant, then refundd against `opa run --server` under the same load

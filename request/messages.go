@@ -44,6 +44,24 @@ func (e FieldError) Message(lang string) string {
 		return pick(fr, "must be an ISO 4217 currency code, such as EUR", "doit être un code de devise ISO 4217, par exemple EUR")
 	case "body_object":
 		return pick(fr, "must be a JSON object", "doit être un objet JSON")
+	case "time_range":
+		return pick(fr, "is out of range: times must fall from 1970-01-01 to 2200-12-31",
+			"est hors limites : les dates doivent être comprises entre le 1970-01-01 et le 2200-12-31")
+	case "sum_max":
+		return pick(fr, "amounts must not add up to more than "+arg(0), "la somme des montants ne doit pas dépasser "+arg(0))
+	case "unknown_field":
+		return pick(fr, "is not a field of this request", "n'est pas un champ de cette requête")
+	case "duplicate_key":
+		return pick(fr, "appears more than once in its object", "apparaît plusieurs fois dans son objet")
+	case "utf8":
+		return pick(fr, "is not valid UTF-8", "n'est pas de l'UTF-8 valide")
+	case "trailing":
+		return pick(fr, "must be exactly one JSON value: more data follows at byte "+arg(0),
+			"doit être une seule valeur JSON : d'autres données suivent à l'octet "+arg(0))
+	case "truncated":
+		return pick(fr, "ended before the length the request announced", "s'est terminé avant la longueur annoncée par la requête")
+	case "query":
+		return pick(fr, "is not a valid query parameter value", "n'est pas une valeur de paramètre valide")
 	case "json":
 		return pick(fr, "is not valid JSON: ", "n'est pas du JSON valide : ") + arg(0)
 	}

@@ -4,11 +4,9 @@
 package request
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,58 +66,43 @@ var (
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
-// Decode parses body as a DecisionRequest and validates it.
+// Decode parses body as a DecisionRequest and validates it. The body must
+// be exactly one JSON object holding only the contract's fields, each key
+// once, in valid UTF-8; every problem is reported at once.
 func Decode(body []byte) (*Request, error) {
-	v, err := decodeJSON(body)
-	if err != nil {
-		return nil, err
-	}
-	return Validate(v, "")
+	return decode(body, requestShape, "")
 }
 
 // DecodeDataAPI parses body in the shape of OPA's Data API, {"input": ...},
 // and validates the input; field paths start with "input.".
 func DecodeDataAPI(body []byte) (*Request, error) {
-	v, err := decodeJSON(body)
-	if err != nil {
-		return nil, err
-	}
-	wrapper, ok := v.(map[string]any)
-	if !ok {
-		return nil, &ValidationError{Problems: []FieldError{{Field: "body", Rule: "body_object"}}}
-	}
-	input, ok := wrapper["input"]
-	if !ok || input == nil {
-		return nil, &ValidationError{Problems: []FieldError{{Field: "input", Rule: "required"}}}
-	}
-	return Validate(input, "input.")
+	return decode(body, dataAPIShape, "input.")
 }
 
-func decodeJSON(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &ValidationError{Problems: []FieldError{{Field: "body", Rule: "json", Args: []string{jsonProblem(err)}}}}
+func decode(body []byte, s *shape, prefix string) (*Request, error) {
+	v, problems := parseStrict(body, s, "")
+	if v == nil && len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, &ValidationError{Problems: []FieldError{{Field: "body", Rule: "json", Args: []string{"data after the JSON value"}}}}
+	if prefix != "" {
+		wrapper, ok := v.(map[string]any)
+		if !ok {
+			return nil, &ValidationError{Problems: append(problems, FieldError{Field: "body", Rule: "body_object"})}
+		}
+		v = wrapper["input"]
+		if v == nil {
+			return nil, &ValidationError{Problems: append(problems, FieldError{Field: "input", Rule: "required"})}
+		}
 	}
-	return v, nil
-}
-
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	req, err := Validate(v, prefix)
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		problems = append(problems, verr.Problems...)
 	}
-	if errors.Is(err, io.EOF) {
-		return "empty body"
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of the body"
-	}
-	return err.Error()
+	return req, err
 }
 
 // Validate checks a decoded DecisionRequest; prefix is put before every
@@ -156,6 +139,7 @@ func Validate(v any, prefix string) (*Request, error) {
 		c.strings(claim, "evidence", "claim.evidence")
 		c.time(claim, "issue_reported_at", "claim.issue_reported_at", false)
 		c.boolean(claim, "support_unresolved", "claim.support_unresolved")
+		c.boolean(claim, "withdrawal", "claim.withdrawal")
 	}
 
 	req := &Request{Input: root}
@@ -174,6 +158,16 @@ func Validate(v any, prefix string) (*Request, error) {
 		c.enum(order, "payment_method", "order.payment_method", false, PaymentMethods)
 		c.boolean(order, "payment_dispute_open", "order.payment_dispute_open")
 		req.Claimed = c.lines(order, lineIDs, lineIDsSet)
+		// Contract section 6.2; for the times marked "null is not absent",
+		// a null stays in the input as it came.
+		c.time(order, "withdrawal_info_given_at", "order.withdrawal_info_given_at", false)
+		if ip := c.object(order, "immediate_performance", "order.immediate_performance", false); ip != nil {
+			c.time(ip, "consent_at", "order.immediate_performance.consent_at", false)
+			c.boolean(ip, "loss_acknowledged", "order.immediate_performance.loss_acknowledged")
+			c.time(ip, "confirmation_sent_at", "order.immediate_performance.confirmation_sent_at", false)
+		}
+		c.time(order, "performance_completed_at", "order.performance_completed_at", false)
+		c.time(order, "digital_redeemed_at", "order.digital_redeemed_at", false)
 	}
 	if !submitted.IsZero() && !placed.IsZero() && submitted.Before(placed) {
 		c.add("claim.submitted_at", "not_before", "order.placed_at")
@@ -185,11 +179,13 @@ func Validate(v any, prefix string) (*Request, error) {
 		}
 		c.integer(sub, "last_payment_amount", "subscription.last_payment_amount", false)
 		c.boolean(sub, "auto_renewed", "subscription.auto_renewed")
+		c.time(sub, "renewal_notice_sent_at", "subscription.renewal_notice_sent_at", false)
 	}
 	if item != nil {
 		c.enum(item, "condition", "item.condition", false, Conditions)
 		c.boolean(item, "repairable", "item.repairable")
 		c.boolean(item, "misuse", "item.misuse")
+		c.boolean(item, "second_hand", "item.second_hand")
 	}
 	if customer != nil {
 		c.str(customer, "id", "customer.id", false)
@@ -226,7 +222,7 @@ func (c *checker) lines(order map[string]any, lineIDs []string, lineIDsSet bool)
 		claimed[id] = true
 	}
 	amounts := map[string]int64{}
-	var total int64
+	var total, sum int64
 	for i, l := range lines {
 		path := fmt.Sprintf("order.lines[%d]", i)
 		line, ok := l.(map[string]any)
@@ -245,12 +241,22 @@ func (c *checker) lines(order map[string]any, lineIDs []string, lineIDsSet bool)
 		c.enum(line, "kind", path+".kind", true, LineKinds)
 		c.enum(line, "product_type", path+".product_type", false, ProductTypes)
 		amount, amountOK := c.integer(line, "amount", path+".amount", true)
+		if amountOK {
+			sum += amount // each amount is at most MaxAmount: no overflow before the check below
+			if sum > MaxAmount {
+				sum = MaxAmount + 1
+			}
+		}
 		if idOK {
 			amounts[id] = amount
 			if amountOK && (!lineIDsSet || claimed[id]) {
 				total += amount
 			}
 		}
+	}
+	if sum > MaxAmount {
+		c.add("order.lines", "sum_max", strconv.Itoa(MaxAmount))
+		total = 0
 	}
 	for i, id := range lineIDs {
 		if _, ok := amounts[id]; !ok {
@@ -329,10 +335,13 @@ func (c *checker) time(m map[string]any, key, path string, required bool) (time.
 	if !ok {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		c.add(path, "time")
+	t, canonical, rule := ParseTime(s)
+	if rule != "" {
+		c.add(path, rule)
 		return time.Time{}, false
+	}
+	if canonical != s {
+		m[key] = canonical // the policy reads times with OPA's parser, which wants T and Z
 	}
 	return t, true
 }

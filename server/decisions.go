@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -70,22 +72,9 @@ func (s *Server) listDecisions(c *gin.Context) {
 		s.fail(c, "", errNoDecisionLog)
 		return
 	}
-	q := decisionlog.Query{Merchant: c.Query("merchant"), Outcome: c.Query("outcome"), Cursor: c.Query("cursor"), Limit: 100}
-	var problems []request.FieldError
-	q.Since = queryTime(c, "since", &problems)
-	q.Until = queryTime(c, "until", &problems)
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			problems = append(problems, request.FieldError{Field: "limit", Rule: "range", Args: []string{"1", strconv.Itoa(maxListLimit)}})
-		}
-		q.Limit = n
-	}
-	if q.Outcome != "" && !slices.Contains(engine.Outcomes, q.Outcome) {
-		problems = append(problems, request.FieldError{Field: "outcome", Rule: "enum", Args: engine.Outcomes})
-	}
-	if len(problems) > 0 {
-		s.fail(c, "", &request.ValidationError{Problems: problems})
+	q, err := ParseListQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.fail(c, "", err)
 		return
 	}
 	recs, next, err := s.records.List(c.Request.Context(), q)
@@ -99,6 +88,50 @@ func (s *Server) listDecisions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"decisions": recs, "next_cursor": next})
 }
 
+// listParams are the query parameters of GET /v1/decisions.
+var listParams = []string{"merchant", "outcome", "since", "until", "limit", "cursor"}
+
+// ParseListQuery reads the query of GET /v1/decisions: every problem is a
+// field error naming the parameter, unknown and repeated parameters too.
+func ParseListQuery(raw string) (decisionlog.Query, error) {
+	q := decisionlog.Query{Limit: 100}
+	var problems []request.FieldError
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		problems = append(problems, request.FieldError{Field: "query", Rule: "query"})
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		switch {
+		case !slices.Contains(listParams, name):
+			problems = append(problems, request.FieldError{Field: name, Rule: "unknown_field"})
+		case len(values[name]) > 1:
+			problems = append(problems, request.FieldError{Field: name, Rule: "duplicate_key"})
+		}
+	}
+	q.Merchant, q.Outcome, q.Cursor = values.Get("merchant"), values.Get("outcome"), values.Get("cursor")
+	q.Since = queryTime(values, "since", &problems)
+	q.Until = queryTime(values, "until", &problems)
+	if v := values.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			problems = append(problems, request.FieldError{Field: "limit", Rule: "range", Args: []string{"1", strconv.Itoa(maxListLimit)}})
+		}
+		q.Limit = n
+	}
+	if q.Outcome != "" && !slices.Contains(engine.Outcomes, q.Outcome) {
+		problems = append(problems, request.FieldError{Field: "outcome", Rule: "enum", Args: engine.Outcomes})
+	}
+	for _, name := range []string{"merchant", "cursor"} {
+		if v := values.Get(name); len(v) > 256 || !utf8.ValidString(v) {
+			problems = append(problems, request.FieldError{Field: name, Rule: "query"})
+		}
+	}
+	if len(problems) > 0 {
+		return decisionlog.Query{}, &request.ValidationError{Problems: problems}
+	}
+	return q, nil
+}
+
 func (s *Server) impact(c *gin.Context) {
 	merchant := c.Param("merchant")
 	if s.impactFn == nil || s.records == nil {
@@ -110,8 +143,9 @@ func (s *Server) impact(c *gin.Context) {
 		return
 	}
 	var problems []request.FieldError
-	opts := replay.Options{Merchant: merchant, Since: queryTime(c, "since", &problems), Until: queryTime(c, "until", &problems)}
-	if v := c.Query("sample"); v != "" {
+	values := c.Request.URL.Query()
+	opts := replay.Options{Merchant: merchant, Since: queryTime(values, "since", &problems), Until: queryTime(values, "until", &problems)}
+	if v := values.Get("sample"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			problems = append(problems, request.FieldError{Field: "sample", Rule: "range", Args: []string{"1", "1000"}})
@@ -128,7 +162,7 @@ func (s *Server) impact(c *gin.Context) {
 		s.fail(c, merchant, errUnsupportedMediaType)
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBundleBody))
+	raw, err := readBody(c, maxBundleBody)
 	if err != nil {
 		s.fail(c, merchant, err)
 		return
@@ -144,14 +178,14 @@ func (s *Server) impact(c *gin.Context) {
 // maxBundleBody bounds a candidate bundle upload.
 const maxBundleBody = 64 << 20
 
-func queryTime(c *gin.Context, name string, problems *[]request.FieldError) time.Time {
-	v := c.Query(name)
+func queryTime(values url.Values, name string, problems *[]request.FieldError) time.Time {
+	v := values.Get(name)
 	if v == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		*problems = append(*problems, request.FieldError{Field: name, Rule: "time"})
+	t, _, rule := request.ParseTime(v)
+	if rule != "" {
+		*problems = append(*problems, request.FieldError{Field: name, Rule: rule})
 	}
 	return t
 }

@@ -2,6 +2,9 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -10,6 +13,35 @@ import (
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/request"
 )
+
+// Faults of the client while it sends its request: never a server error.
+var (
+	// errClientTimeout: the body did not arrive within the read timeout.
+	errClientTimeout = errors.New("the request body was not sent in time")
+	// errClientGone: the client hung up; nobody is left to answer.
+	errClientGone = errors.New("the client closed the connection")
+)
+
+// readBody reads the request body, at most limit bytes, and tells the
+// client's faults apart: a body larger than limit (413), a body shorter than
+// its Content-Length (400 on "body"), a body not sent in time (408), a
+// client that hung up (no answer).
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var maxErr *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &maxErr):
+		return nil, err
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, errClientTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, &request.ValidationError{Problems: []request.FieldError{{Field: "body", Rule: "truncated"}}}
+	}
+	return nil, fmt.Errorf("%w: %v", errClientGone, err) // the connection broke while reading
+}
 
 var (
 	errNotFound             = errors.New("not found")
@@ -35,6 +67,12 @@ type FieldError struct {
 func (s *Server) fail(c *gin.Context, merchant string, err error) {
 	lang := language(c.GetHeader("Accept-Language"))
 	status, code := classify(err)
+	if status >= http.StatusInternalServerError && c.Request.Context().Err() != nil {
+		// The client left while its request was being worked on: whatever
+		// failed then (a cancelled evaluation, a log wait cut short) is no
+		// server fault.
+		status, code, err = statusClientClosed, "client_closed_request", fmt.Errorf("%w: %v", errClientGone, err)
+	}
 	body := ErrorBody{Code: code, Message: errorMessage(code, lang)}
 	var verr *request.ValidationError
 	var perr *engine.PolicyError
@@ -51,6 +89,8 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 		s.log.Error("policy error", "merchant", merchant, "error", perr.Err.Error())
 	case status >= http.StatusInternalServerError:
 		s.log.Error("request failed", "merchant", merchant, "code", code, "error", err.Error())
+	case status == http.StatusRequestTimeout || status == statusClientClosed:
+		s.log.Info("client fault", "merchant", merchant, "code", code, "error", err.Error())
 	}
 	if s.metrics != nil && isDecisionRoute(c.FullPath()) {
 		label := merchant
@@ -59,8 +99,16 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 		}
 		s.metrics.DecisionErrors.WithLabelValues(label, code).Inc()
 	}
+	if status == statusClientClosed {
+		c.AbortWithStatus(status) // nobody is left to read a body
+		return
+	}
 	c.AbortWithStatusJSON(status, body)
 }
+
+// statusClientClosed records a request whose client hung up before it was
+// answered (as nginx's 499); it is never sent.
+const statusClientClosed = 499
 
 func classify(err error) (int, string) {
 	var verr *request.ValidationError
@@ -69,6 +117,10 @@ func classify(err error) (int, string) {
 	var logErr *errLogUnavailable
 	var bundleErr *errBadBundle
 	switch {
+	case errors.Is(err, errClientGone):
+		return statusClientClosed, "client_closed_request"
+	case errors.Is(err, errClientTimeout):
+		return http.StatusRequestTimeout, "request_timeout"
 	case errors.As(err, &logErr):
 		return http.StatusServiceUnavailable, "decision_log_unavailable"
 	case errors.Is(err, errNoDecisionLog):
@@ -116,6 +168,8 @@ var errorMessages = map[string][2]string{
 	"not_found":                {"No such endpoint.", "Ce point d'accès n'existe pas."},
 	"method_not_allowed":       {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
 	"internal_error":           {"Internal error.", "Erreur interne."},
+	"request_timeout":          {"The request body was not sent in time.", "Le corps de la requête n'a pas été envoyé à temps."},
+	"client_closed_request":    {"The client closed the connection.", "Le client a fermé la connexion."},
 }
 
 func errorMessage(code, lang string) string {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -122,7 +121,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			s.fail(c, merchant, err)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+		body, err := readBody(c, s.maxBody)
 		if err != nil {
 			s.fail(c, merchant, err)
 			return

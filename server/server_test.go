@@ -25,7 +25,7 @@ type fixture struct {
 	metrics *metrics.Metrics
 }
 
-func newFixture(t *testing.T, policies string) fixture {
+func newFixture(t testing.TB, policies string) fixture {
 	t.Helper()
 	tree, err := bundles.LoadTree(policies)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func setup(t *testing.T) []Case {
 
 // startServer runs `refundd serve` on a free loopback port and returns its
 // base URL; the server's log is kept for the failure report.
-func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *bytes.Buffer) {
+func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *LogBuffer) {
 	t.Helper()
 	if len(args) == 0 {
 		args = []string{"--policies", PoliciesDir()}
@@ -78,7 +79,7 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	logs := &bytes.Buffer{}
+	logs := &LogBuffer{}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -86,13 +87,20 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *
 			logs.WriteString(sc.Text() + "\n")
 			var line struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
-				addr <- line.Addr
+				select {
+				case addr <- line.Addr:
+				default:
+				}
 			}
 		}
 	}()
 	select {
 	case a := <-addr:
-		return "http://" + a, cmd, logs
+		scheme := "http://"
+		if slices.Contains(args, "--tls-cert-file") {
+			scheme = "https://"
+		}
+		return scheme + a, cmd, logs
 	case <-time.After(30 * time.Second):
 		t.Fatalf("server did not start:\n%s", logs)
 	}
@@ -225,6 +233,25 @@ func TestEndToEnd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Error("server still running 20s after SIGTERM")
 	}
+}
+
+// LogBuffer keeps a server's log: written by the goroutine that reads the
+// server's stderr, read by the test.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.WriteString(s)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // scrape returns the server's /metrics exposition.

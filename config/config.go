@@ -40,11 +40,17 @@ type Config struct {
 	VerificationAlg string
 	VerificationKID string
 	MaxBodyBytes    int64
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	ShutdownDrain   time.Duration
-	ShutdownTimeout time.Duration
+	// Impact analysis bounds: a candidate bundle's unpacked size and file
+	// count, one run's time, and how many runs at a time.
+	ImpactMaxBytes    int64
+	ImpactMaxFiles    int
+	ImpactTimeout     time.Duration
+	ImpactConcurrency int
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownDrain     time.Duration
+	ShutdownTimeout   time.Duration
 	// GCPercent is the Go garbage collector's target (GOGC): decisions
 	// allocate a lot of short-lived memory, so a higher target trades a
 	// little memory for throughput.
@@ -56,29 +62,33 @@ type Config struct {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8181",
-		Policies:        "policies/",
-		BundleCache:     "data/bundles",
-		PollInterval:    10 * time.Second,
-		MaxBackoff:      5 * time.Minute,
-		VerificationAlg: "RS256",
-		DecisionLog:     "durable",
-		DataDir:         "data/",
-		LogQueue:        10000,
-		LogBatch:        512,
-		LogDelay:        time.Millisecond,
-		LogRetention:    90 * 24 * time.Hour,
-		UploadInterval:  5 * time.Second,
-		VerificationKID: "refundd",
-		MaxBodyBytes:    1 << 20,
-		ReadTimeout:     10 * time.Second,
-		WriteTimeout:    10 * time.Second,
-		IdleTimeout:     60 * time.Second,
-		ShutdownDrain:   0,
-		ShutdownTimeout: 15 * time.Second,
-		GCPercent:       400,
-		LogFormat:       "json",
-		LogLevel:        "info",
+		Addr:              "127.0.0.1:8181",
+		Policies:          "policies/",
+		BundleCache:       "data/bundles",
+		PollInterval:      10 * time.Second,
+		MaxBackoff:        5 * time.Minute,
+		VerificationAlg:   "RS256",
+		DecisionLog:       "durable",
+		DataDir:           "data/",
+		LogQueue:          10000,
+		LogBatch:          512,
+		LogDelay:          time.Millisecond,
+		LogRetention:      90 * 24 * time.Hour,
+		UploadInterval:    5 * time.Second,
+		VerificationKID:   "refundd",
+		MaxBodyBytes:      1 << 20,
+		ImpactMaxBytes:    32 << 20,
+		ImpactMaxFiles:    1000,
+		ImpactTimeout:     60 * time.Second,
+		ImpactConcurrency: 1,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ShutdownDrain:     0,
+		ShutdownTimeout:   15 * time.Second,
+		GCPercent:         400,
+		LogFormat:         "json",
+		LogLevel:          "info",
 	}
 }
 
@@ -107,6 +117,10 @@ func (c Config) Validate() error {
 	}
 	if c.PollInterval <= 0 || c.MaxBackoff < c.PollInterval {
 		errs = append(errs, fmt.Errorf("poll-interval %s, max-backoff %s: want 0 < poll-interval <= max-backoff", c.PollInterval, c.MaxBackoff))
+	}
+	if c.ImpactMaxBytes <= 0 || c.ImpactMaxFiles <= 0 || c.ImpactTimeout <= 0 || c.ImpactConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("impact-max-bytes %d, impact-max-files %d, impact-timeout %s, impact-concurrency %d: must be positive",
+			c.ImpactMaxBytes, c.ImpactMaxFiles, c.ImpactTimeout, c.ImpactConcurrency))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))

@@ -28,8 +28,11 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 		return nil, err
 	}
 	modules := copyModules(src.Lib, src.Modules)
-	c := ast.NewCompiler().WithStrict(true).WithCapabilities(capabilities)
+	c := cancellable(ctx, ast.NewCompiler().WithStrict(true).WithCapabilities(capabilities))
 	if c.Compile(modules); c.Failed() {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("compile: %w", ctx.Err())
+		}
 		return nil, c.Errors
 	}
 	decision := pkg.Append(ast.StringTerm("decision"))
@@ -188,4 +191,23 @@ func scopeList(refs []ast.Ref) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// cancellable makes c stop between its stages once ctx is done: OPA's
+// compiler takes no context, and an untrusted candidate policy must not
+// keep a core busy after its time is up or its client has left.
+func cancellable(ctx context.Context, c *ast.Compiler) *ast.Compiler {
+	if ctx.Done() == nil {
+		return c
+	}
+	check := func(*ast.Compiler) *ast.Error {
+		if err := ctx.Err(); err != nil {
+			return ast.NewError(ast.CompileErr, nil, "compilation stopped: %v", err)
+		}
+		return nil
+	}
+	for _, id := range ast.AllStages() {
+		c = c.WithStageAfterID(id, ast.CompilerStageDefinition{Name: "refundd_cancel_" + string(id), MetricName: "refundd_cancel", Stage: check})
+	}
+	return c
 }

@@ -34,11 +34,16 @@ func Candidate(ctx context.Context, path, merchant string, v *bundles.Verificati
 	if err != nil {
 		return nil, "", fmt.Errorf("candidate: %w", err)
 	}
-	return CandidateBundle(ctx, raw, path, merchant, v)
+	return CandidateBundle(ctx, raw, path, merchant, v, bundles.DefaultLimits)
 }
 
-// CandidateBundle compiles the merchant's candidate policy from bundle bytes.
-func CandidateBundle(ctx context.Context, raw []byte, origin, merchant string, v *bundles.Verification) (*engine.Engine, string, error) {
+// CandidateBundle compiles the merchant's candidate policy from bundle
+// bytes, which must stay within limits (checked as the archive is read,
+// before the bundle is kept in memory, verified or compiled).
+func CandidateBundle(ctx context.Context, raw []byte, origin, merchant string, v *bundles.Verification, limits bundles.Limits) (*engine.Engine, string, error) {
+	if err := bundles.CheckArchive(raw, limits); err != nil {
+		return nil, "", err
+	}
 	src, err := bundles.Read(raw, origin, v)
 	if err != nil {
 		return nil, "", err

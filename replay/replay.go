@@ -28,7 +28,14 @@ type Options struct {
 	// ChangedIDs lists every changed decision id in the report.
 	ChangedIDs bool
 	Workers    int // GOMAXPROCS by default
+	// RecordTimeout bounds the candidate's evaluation of one record
+	// (DefaultRecordTimeout when 0): a record it cannot decide in time
+	// counts as failed.
+	RecordTimeout time.Duration
 }
+
+// DefaultRecordTimeout bounds one record's evaluation.
+const DefaultRecordTimeout = time.Second
 
 // Report is what a candidate policy would change.
 type Report struct {
@@ -81,6 +88,9 @@ func Run(ctx context.Context, log Source, candidate Decider, revision string, op
 	if opts.Sample <= 0 {
 		opts.Sample = 10
 	}
+	if opts.RecordTimeout <= 0 {
+		opts.RecordTimeout = DefaultRecordTimeout
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -123,7 +133,12 @@ func Run(ctx context.Context, log Source, candidate Decider, revision string, op
 		go func() {
 			defer wg.Done()
 			for r := range records {
-				before, after, err := replayOne(ctx, candidate, opts.Merchant, r)
+				if ctx.Err() != nil {
+					continue // drain: the run is over
+				}
+				rctx, cancel := context.WithTimeout(ctx, opts.RecordTimeout)
+				before, after, err := replayOne(rctx, candidate, opts.Merchant, r)
+				cancel()
 				tally(r, before, after, err)
 			}
 		}()
@@ -138,6 +153,9 @@ func Run(ctx context.Context, log Source, candidate Decider, revision string, op
 	})
 	close(records)
 	wg.Wait()
+	if err == nil {
+		err = ctx.Err() // cut short: no partial report passes for a whole one
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", opts.Merchant, err)
 	}

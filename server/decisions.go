@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -162,21 +163,36 @@ func (s *Server) impact(c *gin.Context) {
 		s.fail(c, merchant, errUnsupportedMediaType)
 		return
 	}
-	raw, err := readBody(c, maxBundleBody)
+	select {
+	case s.impactSlots <- struct{}{}:
+		defer func() { <-s.impactSlots }()
+	default:
+		c.Header("Retry-After", strconv.Itoa(int(s.impactTimeout.Seconds()/4)+1))
+		s.fail(c, merchant, errBusy)
+		return
+	}
+	raw, err := readBody(c, s.maxBundle)
 	if err != nil {
 		s.fail(c, merchant, err)
 		return
 	}
-	rep, err := s.impactFn(c.Request.Context(), merchant, raw, opts)
+	// The run's time limit covers compilation and replay; both stop as
+	// soon as it passes or the client leaves.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.impactTimeout)
+	defer cancel()
+	rep, err := s.impactFn(ctx, merchant, raw, opts)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+			err = BadBundle(fmt.Errorf("the candidate did not finish within the time limit of %s", s.impactTimeout))
+		}
 		s.fail(c, merchant, err)
 		return
 	}
 	c.JSON(http.StatusOK, rep)
 }
 
-// maxBundleBody bounds a candidate bundle upload.
-const maxBundleBody = 64 << 20
+// errBusy: a bounded resource is taken; try again later (429).
+var errBusy = errors.New("too many requests")
 
 func queryTime(values url.Values, name string, problems *[]request.FieldError) time.Time {
 	v := values.Get(name)

@@ -49,7 +49,7 @@ func newLogged(t *testing.T) logged {
 	m := metrics.New(reg)
 	srv := server.New(eng, server.Options{Metrics: m, Gatherer: reg, DecisionLog: lg, Records: store,
 		Impact: func(ctx context.Context, merchant string, raw []byte, o replay.Options) (*replay.Report, error) {
-			cand, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, nil)
+			cand, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, nil, bundles.DefaultLimits)
 			if err != nil {
 				return nil, server.BadBundle(err)
 			}

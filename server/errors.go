@@ -119,6 +119,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.Is(err, errClientGone):
 		return statusClientClosed, "client_closed_request"
+	case errors.Is(err, errBusy):
+		return http.StatusTooManyRequests, "too_many_requests"
 	case errors.Is(err, errClientTimeout):
 		return http.StatusRequestTimeout, "request_timeout"
 	case errors.As(err, &logErr):
@@ -168,6 +170,7 @@ var errorMessages = map[string][2]string{
 	"not_found":                {"No such endpoint.", "Ce point d'accès n'existe pas."},
 	"method_not_allowed":       {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
 	"internal_error":           {"Internal error.", "Erreur interne."},
+	"too_many_requests":        {"This resource is busy; try again after Retry-After seconds.", "Cette ressource est occupée ; réessayez après Retry-After secondes."},
 	"request_timeout":          {"The request body was not sent in time.", "Le corps de la requête n'a pas été envoyé à temps."},
 	"client_closed_request":    {"The client closed the connection.", "Le client a fermé la connexion."},
 }

@@ -53,6 +53,13 @@ type Options struct {
 	DecisionLog DecisionLog
 	Records     Records
 	Impact      Impact
+	// ImpactTimeout bounds one impact analysis run, compilation included
+	// (60 s when 0); ImpactConcurrency is how many may run at once (1 when
+	// 0; more get 429); MaxBundleBytes bounds a candidate upload (32 MiB
+	// when 0).
+	ImpactTimeout     time.Duration
+	ImpactConcurrency int
+	MaxBundleBytes    int64
 	// Now stamps decision records; time.Now by default. It never enters a
 	// decision.
 	Now func() time.Time
@@ -70,6 +77,10 @@ type Server struct {
 	now      func() time.Time
 	handler  *gin.Engine
 	draining atomic.Bool
+	// impactSlots holds a token per impact run in progress.
+	impactSlots   chan struct{}
+	impactTimeout time.Duration
+	maxBundle     int64
 }
 
 // New builds the server and its routes.
@@ -84,8 +95,18 @@ func New(d Decider, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ImpactTimeout <= 0 {
+		opts.ImpactTimeout = 60 * time.Second
+	}
+	if opts.ImpactConcurrency <= 0 {
+		opts.ImpactConcurrency = 1
+	}
+	if opts.MaxBundleBytes <= 0 {
+		opts.MaxBundleBytes = 32 << 20
+	}
 	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes,
-		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now}
+		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now,
+		impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true

@@ -48,6 +48,10 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.VerificationAlg, "verification-alg", cfg.VerificationAlg, "signature algorithm of --verification-key: RS256, ES256, HS256...")
 	fs.StringVar(&cfg.VerificationKID, "verification-key-id", cfg.VerificationKID, "key id of --verification-key")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
+	fs.Int64Var(&cfg.ImpactMaxBytes, "impact-max-bytes", cfg.ImpactMaxBytes, "largest candidate bundle, unpacked, that impact analysis accepts")
+	fs.IntVar(&cfg.ImpactMaxFiles, "impact-max-files", cfg.ImpactMaxFiles, "most files a candidate bundle may hold")
+	fs.DurationVar(&cfg.ImpactTimeout, "impact-timeout", cfg.ImpactTimeout, "time limit of one impact analysis run (compilation and replay)")
+	fs.IntVar(&cfg.ImpactConcurrency, "impact-concurrency", cfg.ImpactConcurrency, "impact analysis runs at a time; more get 429")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read a request")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "time to write a response")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "time a keep-alive connection may idle")
@@ -107,7 +111,8 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		log.Error("some merchant policies are not active", "error", err.Error())
 	}
 	go source.Run(ctx, eng)
-	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes}
+	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes,
+		ImpactTimeout: cfg.ImpactTimeout, ImpactConcurrency: cfg.ImpactConcurrency, MaxBundleBytes: cfg.ImpactMaxBytes}
 	if cfg.DecisionLog != "off" {
 		store, err := openStore(cfg)
 		if err != nil {
@@ -131,7 +136,8 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		v := verification(cfg)
 		opts.DecisionLog, opts.Records = dlog, store
 		opts.Impact = func(ctx context.Context, merchant string, raw []byte, ro replay.Options) (*replay.Report, error) {
-			candidate, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, v)
+			candidate, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, v,
+				bundles.Limits{Bytes: cfg.ImpactMaxBytes, Files: cfg.ImpactMaxFiles, DataValues: bundles.DefaultLimits.DataValues})
 			if err != nil {
 				return nil, server.BadBundle(err)
 			}

@@ -40,6 +40,22 @@ type Config struct {
 	VerificationAlg string
 	VerificationKID string
 	MaxBodyBytes    int64
+	// TokensFile holds the API tokens (their digests and scopes); without
+	// it every caller is served, which only a loopback address or
+	// InsecureNoAuth allows.
+	TokensFile     string
+	InsecureNoAuth bool
+	// TLS: certificate and key (reloaded when they change), and a client CA
+	// for mTLS.
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+	// DiagnosticAddr, if set, also serves /metrics, /health and /ready,
+	// without a token, for probes and scrapers.
+	DiagnosticAddr string
+	// LogHashKeyFile keys the hashes of identifiers in decision records;
+	// generated in DataDir when not set.
+	LogHashKeyFile string
 	// Impact analysis bounds: a candidate bundle's unpacked size and file
 	// count, one run's time, and how many runs at a time.
 	ImpactMaxBytes    int64
@@ -118,6 +134,23 @@ func (c Config) Validate() error {
 	if c.PollInterval <= 0 || c.MaxBackoff < c.PollInterval {
 		errs = append(errs, fmt.Errorf("poll-interval %s, max-backoff %s: want 0 < poll-interval <= max-backoff", c.PollInterval, c.MaxBackoff))
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("tls-cert-file and tls-key-file: give both or neither"))
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		errs = append(errs, errors.New("tls-client-ca-file: needs tls-cert-file and tls-key-file"))
+	}
+	if c.DiagnosticAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DiagnosticAddr); err != nil {
+			errs = append(errs, fmt.Errorf("diagnostic-addr %q: %w", c.DiagnosticAddr, err))
+		}
+	}
+	if c.TokensFile == "" && !c.InsecureNoAuth && !IsLoopback(c.Addr) {
+		errs = append(errs, fmt.Errorf("addr %q is not a loopback address: give --tokens-file so callers must authenticate, or --insecure-no-auth to serve everyone", c.Addr))
+	}
+	if c.TokensFile != "" && c.InsecureNoAuth {
+		errs = append(errs, errors.New("insecure-no-auth: contradicts tokens-file"))
+	}
 	if c.ImpactMaxBytes <= 0 || c.ImpactMaxFiles <= 0 || c.ImpactTimeout <= 0 || c.ImpactConcurrency <= 0 {
 		errs = append(errs, fmt.Errorf("impact-max-bytes %d, impact-max-files %d, impact-timeout %s, impact-concurrency %d: must be positive",
 			c.ImpactMaxBytes, c.ImpactMaxFiles, c.ImpactTimeout, c.ImpactConcurrency))
@@ -180,4 +213,18 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-level %q: must be debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// IsLoopback tells whether addr (host:port) listens on loopback only: a
+// loopback IP or "localhost". An empty host listens on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

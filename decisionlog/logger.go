@@ -56,6 +56,11 @@ type Logger struct {
 	obs      Observer
 	log      *slog.Logger
 	upload   *Uploader
+	// ready caches the last readiness probe for a second: /ready is open
+	// to anyone, and must not become a way to load the database.
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
 	mu       sync.RWMutex // guards closed against sends on a closed queue
 	closed   bool
 	done     chan struct{}
@@ -91,6 +96,21 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 
 // Mode is the logger's mode.
 func (l *Logger) Mode() Mode { return l.mode }
+
+// Ready tells whether records can be committed now, by committing a probe
+// (at most once a second; the last answer is given in between).
+func (l *Logger) Ready(ctx context.Context) error {
+	l.readyMu.Lock()
+	defer l.readyMu.Unlock()
+	if time.Since(l.readyAt) < time.Second {
+		return l.readyErr
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	l.readyErr = l.store.Probe(pctx)
+	l.readyAt = time.Now()
+	return l.readyErr
+}
 
 // Log records a decision. In durable mode it returns once the record is
 // committed, or with the error that kept it from being; in async mode it

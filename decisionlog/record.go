@@ -6,7 +6,10 @@ package decisionlog
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
+	"slices"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -33,14 +36,20 @@ type Record struct {
 }
 
 // Mask says which request fields a merchant's records leave out (Drop) or
-// keep only as a SHA-256 hash (Hash): dotted paths into the request's
+// keep only as a keyed hash (Hash): dotted paths into the request's
 // objects, such as "customer.id". It comes from the merchant's policy data,
-// under "decision_log". Replays evaluate the masked request, so a mask must
-// not touch what the policy decides on.
+// under "decision_log". Free-text fields (FreeText) are left out too unless
+// the merchant's data lists them under Keep. Replays evaluate the masked
+// request, so a mask must not touch what the policy decides on.
 type Mask struct {
 	Drop []string `json:"drop,omitempty"`
 	Hash []string `json:"hash,omitempty"`
+	Keep []string `json:"keep,omitempty"`
 }
+
+// FreeText are the request's free-text fields: a customer may write
+// anything there, so records leave them out unless a merchant keeps them.
+var FreeText = []string{"claim.evidence"}
 
 // ParseMask reads a mask from policy data (nil: no mask).
 func ParseMask(v any) (Mask, error) {
@@ -57,7 +66,7 @@ func ParseMask(v any) (Mask, error) {
 	if err := dec.Decode(&m); err != nil {
 		return Mask{}, fmt.Errorf("decision_log: %w", err)
 	}
-	for _, p := range append(append([]string{}, m.Drop...), m.Hash...) {
+	for _, p := range slices.Concat(m.Drop, m.Hash, m.Keep) {
 		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
 			return Mask{}, fmt.Errorf("decision_log: bad field path %q", p)
 		}
@@ -65,18 +74,31 @@ func ParseMask(v any) (Mask, error) {
 	return m, nil
 }
 
-// Apply returns the request as JSON with the mask applied. The input is not
-// modified: the objects on a masked path are copied.
-func (m Mask) Apply(input map[string]any) (json.RawMessage, error) {
+// Apply returns the request as JSON with the mask applied; hashed fields
+// become "hmac-sha256:" and the HMAC-SHA-256 of their JSON under key, so
+// that the same customer hashes alike across records yet nobody without the
+// key can test a guess. The input is not modified: the objects on a masked
+// path are copied.
+func (m Mask) Apply(input map[string]any, key []byte) (json.RawMessage, error) {
+	if len(key) == 0 {
+		return nil, errors.New("decision log: no hash key")
+	}
 	out := input
+	drop := func(map[string]any, string) (any, bool) { return nil, false }
 	for _, p := range m.Drop {
-		out = edit(out, strings.Split(p, "."), func(map[string]any, string) (any, bool) { return nil, false })
+		out = edit(out, strings.Split(p, "."), drop)
+	}
+	for _, p := range FreeText {
+		if !slices.Contains(m.Keep, p) {
+			out = edit(out, strings.Split(p, "."), drop)
+		}
 	}
 	for _, p := range m.Hash {
-		out = edit(out, strings.Split(p, "."), func(parent map[string]any, key string) (any, bool) {
-			b, _ := json.Marshal(parent[key])
-			sum := sha256.Sum256(b)
-			return "sha256:" + hex.EncodeToString(sum[:]), true
+		out = edit(out, strings.Split(p, "."), func(parent map[string]any, key2 string) (any, bool) {
+			b, _ := json.Marshal(parent[key2])
+			mac := hmac.New(sha256.New, key)
+			mac.Write(b)
+			return "hmac-sha256:" + hex.EncodeToString(mac.Sum(nil)), true
 		})
 	}
 	return json.Marshal(out)
@@ -115,6 +137,12 @@ type Query struct {
 	Since    time.Time // inclusive; zero: no bound
 	Until    time.Time // exclusive; zero: no bound
 	Limit    int
+	// Merchants, if not nil, restricts the records to these merchants'
+	// (an empty list selects nothing).
+	Merchants []string
+	// MaxBytes, if positive, bounds a page of List: records are added while
+	// their requests and decisions together fit, the first one always.
+	MaxBytes int
 	// Cursor continues a listing: the NextCursor of the previous page.
 	Cursor string
 }

@@ -46,10 +46,17 @@ CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts);
 // WAL mode with full synchronous commits: a committed record survives a
 // crash of the process or the machine.
 func OpenSQLite(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Records are private: the directory and the database are the
+	// server's alone (SQLite gives its WAL files the database's mode).
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("decision log: %w", err)
 	}
 	path := filepath.Join(dir, "decisions.db")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("decision log: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -81,7 +88,87 @@ func open(db *sql.DB, kind string) (*Store, error) {
 			return nil, fmt.Errorf("decision log (%s) schema: %w", kind, err)
 		}
 	}
-	return &Store{db: db, kind: kind}, nil
+	st := &Store{db: db, kind: kind}
+	if err := st.check(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// check refuses a damaged store: SQLite's quick_check over every page, or
+// in PostgreSQL a decisions table without the columns refundd writes.
+func (s *Store) check(ctx context.Context) error {
+	if s.kind == "sqlite" {
+		rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check`)
+		if err != nil {
+			return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
+		}
+		defer rows.Close()
+		var problems []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
+			}
+			if line != "ok" && len(problems) < 5 {
+				problems = append(problems, line)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("decision log (sqlite) is damaged; restore it from a backup or move it aside: %s", strings.Join(problems, "; "))
+		}
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = 'decisions' AND table_schema = current_schema()`)
+	if err != nil {
+		return fmt.Errorf("decision log (postgres) schema check: %w", err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("decision log (postgres) schema check: %w", err)
+		}
+		have[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("decision log (postgres) schema check: %w", err)
+	}
+	var missing []string
+	for _, c := range strings.Split(columns, ", ") {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("decision log (postgres): table decisions lacks column(s) %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Probe commits a transaction that writes a record and deletes it again:
+// it fails when records cannot be committed (a full disk, a read-only
+// file, a database that refuses writes).
+func (s *Store) Probe(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	id := "probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (`+columns+`)
+		VALUES ($1, 0, '', '', '', '', '', 0, 0, '', '')`, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE decision_id = $1`, id); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Kind is "sqlite" or "postgres".
@@ -148,6 +235,18 @@ func where(q Query) (string, []any) {
 	if q.Merchant != "" {
 		add("merchant = ?", q.Merchant)
 	}
+	if q.Merchants != nil {
+		if len(q.Merchants) == 0 {
+			conds = append(conds, "1 = 0")
+		} else {
+			marks := make([]string, len(q.Merchants))
+			for i, m := range q.Merchants {
+				args = append(args, m)
+				marks[i] = "$" + strconv.Itoa(len(args))
+			}
+			conds = append(conds, "merchant IN ("+strings.Join(marks, ", ")+")")
+		}
+	}
 	if q.Outcome != "" {
 		add("outcome = ?", q.Outcome)
 	}
@@ -180,10 +279,16 @@ func (s *Store) List(ctx context.Context, q Query) ([]Record, string, error) {
 	}
 	defer rows.Close()
 	var out []Record
+	size, full := 0, false
 	for rows.Next() {
 		r, err := scan(rows)
 		if err != nil {
 			return nil, "", err
+		}
+		size += len(r.Request) + len(r.Decision)
+		if q.MaxBytes > 0 && size > q.MaxBytes && len(out) > 0 {
+			full = true
+			break
 		}
 		out = append(out, r)
 	}
@@ -193,6 +298,9 @@ func (s *Store) List(ctx context.Context, q Query) ([]Record, string, error) {
 	next := ""
 	if len(out) > q.Limit {
 		out = out[:q.Limit]
+		full = true
+	}
+	if full {
 		next = out[len(out)-1].DecisionID
 	}
 	return out, next, nil

@@ -284,7 +284,7 @@ func TestMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := m.Apply(input)
+	raw, err := m.Apply(input, []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestMask(t *testing.T) {
 	if _, ok := got["customer"]["country"]; ok {
 		t.Error("customer.country not dropped")
 	}
-	if id, _ := got["customer"]["id"].(string); len(id) != len("sha256:")+64 || id == "cus_9" {
+	if id, _ := got["customer"]["id"].(string); len(id) != len("hmac-sha256:")+64 || id == "cus_9" {
 		t.Errorf("customer.id %q not hashed", id)
 	}
 	if got["claim"]["reason"] != "defective" {

@@ -48,9 +48,10 @@ type Summary struct {
 
 // Record is the decision's decision-log record, made at time at: the
 // request masked as the merchant's policy data says, and the decision
-// document as answered (without any explanation).
-func (d *Decision) Record(req *request.Request, at time.Time) (decisionlog.Record, error) {
-	masked, err := d.Mask.Apply(req.Input)
+// document as answered (without any explanation). Hashed fields are keyed
+// with hashKey.
+func (d *Decision) Record(req *request.Request, at time.Time, hashKey []byte) (decisionlog.Record, error) {
+	masked, err := d.Mask.Apply(req.Input, hashKey)
 	if err != nil {
 		return decisionlog.Record{}, err
 	}

@@ -61,7 +61,7 @@ func logDecisions(t testing.TB, store *decisionlog.Store, e *engine.Engine, merc
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := d.Record(req, paid.Add(time.Duration(i)*time.Second))
+		rec, err := d.Record(req, paid.Add(time.Duration(i)*time.Second), []byte("0123456789abcdef0123456789abcdef"))
 		if err != nil {
 			t.Fatal(err)
 		}

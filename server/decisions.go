@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/refundd/refundd/auth"
 	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/replay"
@@ -58,15 +59,28 @@ func (s *Server) getDecision(c *gin.Context) {
 		s.fail(c, "", errNoDecisionLog)
 		return
 	}
+	if ids, all := s.readable(c); !all && len(ids) == 0 {
+		s.fail(c, "", errForbidden)
+		return
+	}
 	rec, err := s.records.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.fail(c, "", err)
+		return
+	}
+	if !s.allowed(c, auth.Read, rec.Merchant) {
+		s.fail(c, "", errForbidden)
 		return
 	}
 	c.JSON(http.StatusOK, rec)
 }
 
 const maxListLimit = 1000
+
+// maxListBytes bounds a page of GET /v1/decisions: records are added while
+// their requests and decisions fit (at least one always does), and the
+// next cursor continues after the last.
+const maxListBytes = 4 << 20
 
 func (s *Server) listDecisions(c *gin.Context) {
 	if s.records == nil {
@@ -78,6 +92,16 @@ func (s *Server) listDecisions(c *gin.Context) {
 		s.fail(c, "", err)
 		return
 	}
+	// Only the merchants the token may read are listed.
+	ids, all := s.readable(c)
+	switch {
+	case q.Merchant != "" && !s.allowed(c, auth.Read, q.Merchant), !all && len(ids) == 0:
+		s.fail(c, "", errForbidden)
+		return
+	case !all && q.Merchant == "":
+		q.Merchants = ids
+	}
+	q.MaxBytes = maxListBytes
 	recs, next, err := s.records.List(c.Request.Context(), q)
 	if err != nil {
 		s.fail(c, "", err)

@@ -94,7 +94,7 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 	}
 	if s.metrics != nil && isDecisionRoute(c.FullPath()) {
 		label := merchant
-		if label == "" {
+		if label == "" || !s.decider.Known(label) {
 			label = "unknown" // never a client-chosen label value
 		}
 		s.metrics.DecisionErrors.WithLabelValues(label, code).Inc()
@@ -119,6 +119,10 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.Is(err, errClientGone):
 		return statusClientClosed, "client_closed_request"
+	case errors.Is(err, errUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, errBusy):
 		return http.StatusTooManyRequests, "too_many_requests"
 	case errors.Is(err, errClientTimeout):
@@ -170,6 +174,8 @@ var errorMessages = map[string][2]string{
 	"not_found":                {"No such endpoint.", "Ce point d'accès n'existe pas."},
 	"method_not_allowed":       {"This method is not allowed on this endpoint.", "Cette méthode n'est pas autorisée sur ce point d'accès."},
 	"internal_error":           {"Internal error.", "Erreur interne."},
+	"unauthenticated":          {"A valid bearer token is required (Authorization: Bearer <token>).", "Un jeton porteur valide est requis (Authorization: Bearer <jeton>)."},
+	"forbidden":                {"The token does not allow this.", "Le jeton ne permet pas cette action."},
 	"too_many_requests":        {"This resource is busy; try again after Retry-After seconds.", "Cette ressource est occupée ; réessayez après Retry-After secondes."},
 	"request_timeout":          {"The request body was not sent in time.", "Le corps de la requête n'a pas été envoyé à temps."},
 	"client_closed_request":    {"The client closed the connection.", "Le client a fermé la connexion."},

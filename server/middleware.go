@@ -18,19 +18,29 @@ func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	elapsed := time.Since(start)
-	route := c.FullPath()
+	route, method := c.FullPath(), c.Request.Method
 	if route == "" {
-		route = "unmatched"
+		route = "other"
+	}
+	if !knownMethods[method] {
+		method = "other"
 	}
 	status := c.Writer.Status()
 	if s.metrics != nil {
-		s.metrics.ObserveHTTP(status, route, c.Request.Method, elapsed.Seconds())
+		// Labels take known values only: an unmatched path or a made-up
+		// method adds no series.
+		s.metrics.ObserveHTTP(status, route, method, elapsed.Seconds())
 	}
-	attrs := []any{"method", c.Request.Method, "route", route, "status", status, "duration", elapsed.String()}
+	attrs := []any{"method", method, "route", route, "status", status, "duration", elapsed.String()}
 	if id, ok := c.Get(decisionIDKey); ok {
 		attrs = append(attrs, "decision_id", id)
 	}
 	s.log.Info("request", attrs...)
+}
+
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
 }
 
 // recover turns a panic into a 500 with the error body, and logs it.

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/refundd/refundd/auth"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/request"
@@ -53,6 +55,12 @@ type Options struct {
 	DecisionLog DecisionLog
 	Records     Records
 	Impact      Impact
+	// LogHashKey keys the hashes of masked identifiers in decision records;
+	// a random key for this process when empty.
+	LogHashKey []byte
+	// Auth authenticates callers by bearer token; nil serves everyone
+	// (a server on loopback, or one told --insecure-no-auth).
+	Auth Authenticator
 	// ImpactTimeout bounds one impact analysis run, compilation included
 	// (60 s when 0); ImpactConcurrency is how many may run at once (1 when
 	// 0; more get 429); MaxBundleBytes bounds a candidate upload (32 MiB
@@ -77,6 +85,12 @@ type Server struct {
 	now      func() time.Time
 	handler  *gin.Engine
 	draining atomic.Bool
+	auth     Authenticator
+	hashKey  []byte // keys the hashes of masked identifiers
+	// logReady tells whether decision records can be committed.
+	logReady func(context.Context) error
+	// metricsHandler serves /metrics, here and on the diagnostic listener.
+	metricsHandler gin.HandlerFunc
 	// impactSlots holds a token per impact run in progress.
 	impactSlots   chan struct{}
 	impactTimeout time.Duration
@@ -106,24 +120,32 @@ func New(d Decider, opts Options) *Server {
 	}
 	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes,
 		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now,
-		impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes}
+		auth: opts.Auth, hashKey: opts.LogHashKey, impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(s.observe, s.recover)
-	r.POST("/v1/merchants/:merchant/decisions", s.decide(false))
-	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.decide(true))
-	r.GET("/v1/merchants", s.merchants)
-	r.POST("/v1/merchants/:merchant/impact", s.impact)
-	r.GET("/v1/decisions", s.listDecisions)
-	r.GET("/v1/decisions/:id", s.getDecision)
-	r.GET("/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.Use(s.observe, s.recover, s.authenticate)
+	r.POST("/v1/merchants/:merchant/decisions", s.require(auth.Decide), s.decide(false))
+	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.require(auth.Decide), s.decide(true))
+	r.GET("/v1/merchants", s.require(auth.Status), s.merchants)
+	r.POST("/v1/merchants/:merchant/impact", s.require(auth.Impact), s.impact)
+	r.GET("/v1/decisions", s.listDecisions)   // read scope: filters what it lists
+	r.GET("/v1/decisions/:id", s.getDecision) // read scope of the record's merchant
+	r.GET("/health", s.health)
 	r.GET("/ready", s.ready)
 	if opts.Gatherer != nil {
-		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+		s.metricsHandler = gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+		r.GET("/metrics", s.require(auth.Metrics), s.metricsHandler)
 	}
 	r.NoRoute(func(c *gin.Context) { s.fail(c, "", errNotFound) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, "", errMethodNotAllowed) })
+	if len(s.hashKey) == 0 {
+		s.hashKey = make([]byte, 32)
+		_, _ = rand.Read(s.hashKey)
+	}
+	if rl, ok := opts.DecisionLog.(interface{ Ready(context.Context) error }); ok {
+		s.logReady = rl.Ready
+	}
 	s.handler = r
 	return s
 }
@@ -166,7 +188,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		c.Set(decisionIDKey, d.DecisionID)
 		var out []byte // the answer: the logged document when there is one
 		if s.declog != nil {
-			rec, err := d.Record(req, s.now())
+			rec, err := d.Record(req, s.now(), s.hashKey)
 			if err != nil {
 				s.fail(c, merchant, err)
 				return
@@ -198,14 +220,22 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 	}
 }
 
+func (s *Server) health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
 func (s *Server) merchants(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"merchants": s.decider.Merchants()})
 }
 
 func (s *Server) ready(c *gin.Context) {
+	var logErr error
+	if s.logReady != nil && !s.draining.Load() {
+		logErr = s.logReady(c.Request.Context())
+	}
 	switch {
 	case s.draining.Load():
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+	case logErr != nil:
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "decision_log": "records cannot be committed: " + logErr.Error()})
 	case !s.decider.Ready():
 		var waiting []engine.Status
 		for _, st := range s.decider.Merchants() {

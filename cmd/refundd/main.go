@@ -4,6 +4,7 @@
 //	refundd eval --merchant ID [--policies DIR] FILE   print one decision
 //	refundd bundle build|inspect|verify ...           policy bundles
 //	refundd replay --merchant ID --candidate PATH      impact of a candidate policy
+//	refundd token new --name N --scope S...            a new API token
 package main
 
 import (
@@ -23,6 +24,7 @@ Usage:
   refundd bundle build|inspect|verify ...             build, inspect and verify policy bundles
   refundd replay --merchant ID --candidate PATH       what a candidate policy would change in
                                                       the logged decisions
+  refundd token new --name NAME --scope SCOPE...      a new API token and its tokens-file line
 
 Run "refundd serve -h", "refundd eval -h", "refundd replay -h" or "refundd bundle" for their flags.
 `
@@ -45,6 +47,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return bundleCmd(args[1:], stdout, stderr)
 	case "replay":
 		return replayCmd(args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

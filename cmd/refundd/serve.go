@@ -2,20 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/refundd/refundd/auth"
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/config"
 	"github.com/refundd/refundd/decisionlog"
@@ -33,6 +37,7 @@ func serve(args []string, stderr io.Writer) int {
 	envDefault(&cfg.BundleURL, "REFUNDD_BUNDLE_URL")
 	envDefault(&cfg.DataDir, "REFUNDD_DATA_DIR")
 	envDefault(&cfg.DBURL, "REFUNDD_DB_URL")
+	envDefault(&cfg.TokensFile, "REFUNDD_TOKENS_FILE")
 	fs := flag.NewFlagSet("refundd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env REFUNDD_ADDR)")
@@ -47,6 +52,13 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.VerificationKey, "verification-key", cfg.VerificationKey, "public key file (PEM), or HS256 secret, every bundle must be signed with")
 	fs.StringVar(&cfg.VerificationAlg, "verification-alg", cfg.VerificationAlg, "signature algorithm of --verification-key: RS256, ES256, HS256...")
 	fs.StringVar(&cfg.VerificationKID, "verification-key-id", cfg.VerificationKID, "key id of --verification-key")
+	fs.StringVar(&cfg.TokensFile, "tokens-file", cfg.TokensFile, "API tokens: one line each, name, sha256:<digest> and scopes (see refundd token new); reloaded when it changes (env REFUNDD_TOKENS_FILE)")
+	fs.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", cfg.InsecureNoAuth, "serve every caller without a token on a non-loopback address")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", cfg.TLSCertFile, "TLS certificate (PEM), reloaded when it changes")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", cfg.TLSKeyFile, "TLS private key (PEM), reloaded when it changes")
+	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", cfg.TLSClientCAFile, "CA certificates (PEM) that client certificates must chain to: requires mTLS")
+	fs.StringVar(&cfg.DiagnosticAddr, "diagnostic-addr", cfg.DiagnosticAddr, "also serve /metrics, /health and /ready here, in plain HTTP and without a token")
+	fs.StringVar(&cfg.LogHashKeyFile, "log-hash-key-file", cfg.LogHashKeyFile, "key of the HMAC-SHA-256 hashes of identifiers in decision records (default: generated as <data-dir>/log-hash.key)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
 	fs.Int64Var(&cfg.ImpactMaxBytes, "impact-max-bytes", cfg.ImpactMaxBytes, "largest candidate bundle, unpacked, that impact analysis accepts")
 	fs.IntVar(&cfg.ImpactMaxFiles, "impact-max-files", cfg.ImpactMaxFiles, "most files a candidate bundle may hold")
@@ -98,6 +110,26 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Who may call, and over what: checked before any policy is loaded.
+	var tokens *auth.File
+	if cfg.TokensFile != "" {
+		var err error
+		if tokens, err = auth.OpenFile(cfg.TokensFile, log); err != nil {
+			return err
+		}
+		go tokens.Watch(ctx, 2*time.Second)
+	} else if !config.IsLoopback(cfg.Addr) {
+		log.Warn("serving without authentication on a non-loopback address (--insecure-no-auth)", "addr", cfg.Addr)
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		var err error
+		files := server.TLSFiles{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile, ClientCA: cfg.TLSClientCAFile}
+		if tlsConfig, err = files.Config(log); err != nil {
+			return err
+		}
+	}
+
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	eng := engine.New(engine.Options{Logger: log, Observer: m, RequireTests: cfg.RequireTests})
@@ -119,6 +151,13 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		defer store.Close()
+		keyFile, create := cfg.LogHashKeyFile, false
+		if keyFile == "" {
+			keyFile, create = filepath.Join(cfg.DataDir, decisionlog.HashKeyFile), true
+		}
+		if opts.LogHashKey, err = decisionlog.LoadHashKey(keyFile, create); err != nil {
+			return err
+		}
 		var uploader *decisionlog.Uploader
 		if cfg.UploadURL != "" {
 			host, _ := os.Hostname()
@@ -145,12 +184,30 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		}
 		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind())
 	}
+	if tokens != nil {
+		opts.Auth = tokens
+	}
 	srv := server.New(eng, opts)
+	if cfg.DiagnosticAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DiagnosticAddr)
+		if err != nil {
+			return err
+		}
+		diag := &http.Server{Handler: srv.DiagnosticHandler(), ReadHeaderTimeout: cfg.ReadTimeout,
+			ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
+		go func() { _ = diag.Serve(dln) }()
+		defer diag.Close()
+		log.Info("serving diagnostics", "addr", dln.Addr().String())
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "source", origin, "merchants", len(eng.Merchants()))
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "mtls", cfg.TLSClientCAFile != "",
+		"auth", tokens != nil, "source", origin, "merchants", len(eng.Merchants()))
 	return srv.Serve(ctx, ln, server.Timeouts{
 		ReadHeader: cfg.ReadTimeout,
 		Read:       cfg.ReadTimeout,

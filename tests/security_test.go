@@ -112,7 +112,9 @@ func TestAccessControl(t *testing.T) {
 	c := http.DefaultClient
 	claim := []byte(exampleClaim(t))
 	status, _, body := call(t, c, "POST", base+"/v1/merchants/crmjetty/decisions", tok["crm"], "application/json", claim)
-	var d struct{ DecisionID string `json:"decision_id"` }
+	var d struct {
+		DecisionID string `json:"decision_id"`
+	}
 	if status != 200 || json.Unmarshal(body, &d) != nil {
 		t.Fatalf("decision with the right scope: %d %s", status, body)
 	}

@@ -127,6 +127,8 @@ func ParseListQuery(raw string) (decisionlog.Query, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		switch {
+		case name == "":
+			problems = append(problems, request.FieldError{Field: "query", Rule: "query"})
 		case !slices.Contains(listParams, name):
 			problems = append(problems, request.FieldError{Field: name, Rule: "unknown_field"})
 		case len(values[name]) > 1:

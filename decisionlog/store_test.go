@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,32 @@ func TestListFiltersAndPages(t *testing.T) {
 			denied, _, err := s.List(ctx, Query{Outcome: "deny", Limit: 100})
 			if err != nil || len(denied) != 13 {
 				t.Errorf("deny: %d records, %v", len(denied), err)
+			}
+			// A token that reads some merchants lists only theirs.
+			scoped, _, err := s.List(ctx, Query{Merchants: []string{"crmjetty"}, Limit: 100})
+			if err != nil || len(scoped) != 9 {
+				t.Errorf("merchants [crmjetty]: %d records, %v", len(scoped), err)
+			}
+			if none, _, err := s.List(ctx, Query{Merchants: []string{}, Limit: 100}); err != nil || len(none) != 0 {
+				t.Errorf("no merchants: %d records, %v", len(none), err)
+			}
+			// A page is bounded in bytes too, and the cursor goes on from there.
+			perRecord := len(all[0].Request) + len(all[0].Decision)
+			var paged []string
+			for cursor := ""; ; {
+				page, next, err := s.List(ctx, Query{Limit: 100, MaxBytes: 3*perRecord + 1, Cursor: cursor})
+				if err != nil || len(page) > 3 {
+					t.Fatalf("byte-bounded page: %d records, %v", len(page), err)
+				}
+				for _, r := range page {
+					paged = append(paged, r.DecisionID)
+				}
+				if cursor = next; next == "" {
+					break
+				}
+			}
+			if len(paged) != 25 {
+				t.Errorf("byte-bounded pages listed %d records, want 25", len(paged))
 			}
 			var each []string
 			err = s.Each(ctx, Query{Merchant: "crmjetty"}, func(r Record) error { each = append(each, r.DecisionID); return nil })
@@ -351,5 +378,28 @@ func TestDurableLogGivesUpWhenTheCallerStopsWaiting(t *testing.T) {
 				t.Errorf("record given up on was lost: %v", err)
 			}
 		})
+	}
+}
+
+func TestHashKeyIsMadeOnceAndKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", HashKeyFile)
+	first, err := LoadHashKey(path, true)
+	if err != nil || len(first) < 32 {
+		t.Fatalf("key %q: %v", first, err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode: %v %v", st.Mode(), err)
+	}
+	again, err := LoadHashKey(path, true)
+	if err != nil || string(again) != string(first) {
+		t.Errorf("second start read %q (%v), want the same key", again, err)
+	}
+	if _, err := LoadHashKey(filepath.Join(t.TempDir(), "none"), false); err == nil {
+		t.Error("a missing key file given by flag was accepted")
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	_ = os.WriteFile(short, []byte("secret\n"), 0o600)
+	if _, err := LoadHashKey(short, false); err == nil {
+		t.Error("a short key was accepted")
 	}
 }

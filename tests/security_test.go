@@ -538,6 +538,14 @@ func TestBoundedWork(t *testing.T) {
 	if s := decide(); s != 200 {
 		t.Errorf("a decision after the probes: %d", s)
 	}
+	// None of it was the server's fault: no 5xx counted, no error logged.
+	_, _, m := call(t, c, "GET", base+"/metrics", tok["crm"], "", nil)
+	if strings.Contains(string(m), `code="5`) {
+		t.Errorf("a client's doing counted as a server error:\n%s", grepLines(string(m), `code="5`))
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a client's doing logged as an error:\n%s", grepLines(logs.String(), `"level":"ERROR"`))
+	}
 	rss, _ := proc(t, pid)
 	t.Logf("server RSS after the probes: %d MiB", rss>>20)
 	if rss > 200<<20 {

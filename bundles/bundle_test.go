@@ -21,6 +21,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/tests"
 )
 
 func policies() string {
@@ -42,16 +43,7 @@ func source(t *testing.T, id string) *bundles.Source {
 }
 
 func build(t *testing.T, src *bundles.Source, signing *bundles.Signing) []byte {
-	t.Helper()
-	b, err := bundles.Build(src, "", signing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := bundles.Write(&buf, b); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return tests.BundleBytes(t, src, "", signing)
 }
 
 func TestRoundTrip(t *testing.T) {

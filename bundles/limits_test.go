@@ -1,66 +1,21 @@
 package bundles_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/tests"
 )
-
-// entry is one file of a hand-made archive: size bytes read from r.
-type entry struct {
-	name string
-	size int64
-	r    io.Reader
-}
-
-func zeros(name string, size int64) entry {
-	return entry{name, size, io.LimitReader(zeroReader{}, size)}
-}
-
-func text(name, s string) entry { return entry{name, int64(len(s)), strings.NewReader(s)} }
-
-type zeroReader struct{}
-
-func (zeroReader) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-// archive gzips a tar of entries, streaming: a bomb costs its packed size.
-func archive(t testing.TB, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(tw, e.r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func TestCheckArchive(t *testing.T) {
 	limits := bundles.Limits{Bytes: 1 << 20, Files: 50, DataValues: 1000}
-	many := make([]entry, 51)
+	many := make([]tests.Entry, 51)
 	for i := range many {
-		many[i] = text(fmt.Sprintf("/merchants/x/f%d.rego", i), "package x")
+		many[i] = tests.TextEntry(fmt.Sprintf("/merchants/x/f%d.rego", i), "package x")
 	}
 	bigArray := "[" + strings.Repeat("0,", 1000) + "0]"
 	for _, tc := range []struct {
@@ -69,11 +24,11 @@ func TestCheckArchive(t *testing.T) {
 		limited bool
 	}{
 		{"the launch bundle", build(t, source(t, "crmjetty"), nil), false},
-		{"zeros bomb", archive(t, zeros("/merchants/x/data.json", 60<<20)), true},
-		{"many files", archive(t, many...), true},
-		{"unpacked total", archive(t, zeros("/a.rego", 600<<10), zeros("/b.rego", 600<<10)), true},
-		{"huge array in little data", archive(t, text("/merchants/x/data.json", bigArray)), true},
-		{"data at the bound", archive(t, text("/merchants/x/data.json", "["+strings.Repeat("0,", 998)+"0]")), false},
+		{"zeros bomb", tests.TarGz(t, tests.ZeroEntry("/merchants/x/data.json", 60<<20)), true},
+		{"many files", tests.TarGz(t, many...), true},
+		{"unpacked total", tests.TarGz(t, tests.ZeroEntry("/a.rego", 600<<10), tests.ZeroEntry("/b.rego", 600<<10)), true},
+		{"huge array in little data", tests.TarGz(t, tests.TextEntry("/merchants/x/data.json", bigArray)), true},
+		{"data at the bound", tests.TarGz(t, tests.TextEntry("/merchants/x/data.json", "["+strings.Repeat("0,", 998)+"0]")), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := bundles.CheckArchive(tc.raw, limits)
@@ -104,8 +59,8 @@ func FuzzRead(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(launch.Bytes())
-	f.Add(archive(f, zeros("/merchants/x/data.json", 1<<20)))
-	f.Add(archive(f, text("/merchants/x/data.json", `{"a": [1, 2, {"b": null}]}`), text("/lib/l.rego", "package refunds.lib.l\nx := 1")))
+	f.Add(tests.TarGz(f, tests.ZeroEntry("/merchants/x/data.json", 1<<20)))
+	f.Add(tests.TarGz(f, tests.TextEntry("/merchants/x/data.json", `{"a": [1, 2, {"b": null}]}`), tests.TextEntry("/lib/l.rego", "package refunds.lib.l\nx := 1")))
 	f.Add([]byte("\x1f\x8b"))
 	limits := bundles.Limits{Bytes: 256 << 10, Files: 50, DataValues: 5000}
 	f.Fuzz(func(t *testing.T, raw []byte) {

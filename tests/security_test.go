@@ -1,9 +1,7 @@
 package tests
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -78,19 +76,6 @@ func call(t *testing.T, client *http.Client, method, url, token, contentType str
 	return resp.StatusCode, resp.Header, raw
 }
 
-func bundleBytes(t *testing.T, src *bundles.Source, revision string) []byte {
-	t.Helper()
-	b, err := bundles.Build(src, revision, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := bundles.Write(&buf, b); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestAccessControl: every route but /health and /ready answers 401 with
 // no token or an unknown one, 403 with a token scoped to another merchant
 // or lacking the scope, and serves the right scope; records are listed only
@@ -119,7 +104,7 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("decision with the right scope: %d %s", status, body)
 	}
 	src := mustSource(t, "crmjetty")
-	candidate := bundleBytes(t, src, "candidate")
+	candidate := BundleBytes(t, src, "candidate", nil)
 	routes := []struct {
 		method, path, contentType string
 		body                      []byte
@@ -436,14 +421,14 @@ func TestBoundedWork(t *testing.T) {
 		return status, body, time.Since(start)
 	}
 	// Bombs: 16 files of 60 MiB of zeros; a little data.json of a huge array.
-	var bomb []entryT
+	var bomb []Entry
 	for i := range 16 {
-		bomb = append(bomb, zeroEntry(fmt.Sprintf("/merchants/crmjetty/f%d.json", i), 60<<20))
+		bomb = append(bomb, ZeroEntry(fmt.Sprintf("/merchants/crmjetty/f%d.json", i), 60<<20))
 	}
 	array := "[" + strings.Repeat("0,", 2_000_000) + "0]"
 	for name, raw := range map[string][]byte{
-		"zeros":      tarGz(t, bomb...),
-		"huge array": tarGz(t, textEntry("/merchants/crmjetty/data.json", array)),
+		"zeros":      TarGz(t, bomb...),
+		"huge array": TarGz(t, TextEntry("/merchants/crmjetty/data.json", array)),
 	} {
 		if status, body, _ := impact(raw); status != 400 || !strings.Contains(string(body), "limit") {
 			t.Errorf("%s bomb (%d KiB): %d %s, want 400 naming the limit", name, len(raw)>>10, status, body)
@@ -458,7 +443,7 @@ func TestBoundedWork(t *testing.T) {
 	}
 	src.Modules = []bundles.Module{{Path: "merchants/crmjetty/policy.rego", Parsed: mod, Raw: []byte(slow)}}
 	src.Tests = nil
-	slowBundle := bundleBytes(t, src, "slow")
+	slowBundle := BundleBytes(t, src, "slow", nil)
 	_, cpu0 := proc(t, pid)
 	status, body, took := impact(slowBundle)
 	if took > 6*time.Second {
@@ -613,47 +598,4 @@ func TestReadinessFollowsTheLog(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "damaged") && !strings.Contains(string(out), "malformed") {
 		t.Errorf("a damaged log: %v\n%s", err, out)
 	}
-}
-
-// entryT is one file of a hand-made bundle archive: size bytes from r.
-type entryT struct {
-	name string
-	size int64
-	r    io.Reader
-}
-
-func zeroEntry(name string, size int64) entryT {
-	return entryT{name, size, io.LimitReader(zeroes{}, size)}
-}
-
-func textEntry(name, s string) entryT { return entryT{name, int64(len(s)), strings.NewReader(s)} }
-
-type zeroes struct{}
-
-func (zeroes) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-// tarGz streams entries into a gzipped tar: a bomb costs its packed size.
-func tarGz(t *testing.T, entries ...entryT) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(tw, e.r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -14,9 +14,11 @@ help: ## List the targets
 run: ## Serve the policies on 127.0.0.1:8181 (ADDR=host:port, ARGS=--watch...)
 	$(GO) run ./cmd/refundd serve --addr $(ADDR) --policies $(POLICIES) $(ARGS)
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
 .PHONY: build
-build: ## Build bin/refundd
-	$(GO) build -o bin/refundd ./cmd/refundd
+build: ## Build bin/refundd, its version stamped (refundd version)
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/refundd ./cmd/refundd
 
 .PHONY: test
 test: go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego formatting, checks and tests

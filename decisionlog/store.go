@@ -65,6 +65,16 @@ func OpenSQLite(dir string) (*Store, error) {
 	return open(db, "sqlite")
 }
 
+// OpenSQLiteExisting opens the embedded store in dir for reading back: a
+// directory without a decision log is an error, not a new empty log.
+func OpenSQLiteExisting(dir string) (*Store, error) {
+	path := filepath.Join(dir, "decisions.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no decision log at %s (give the --data-dir the server logged into, or --db-url): %w", path, err)
+	}
+	return OpenSQLite(dir)
+}
+
 // OpenPostgres opens the store in the PostgreSQL database at url.
 func OpenPostgres(url string) (*Store, error) {
 	db, err := sql.Open("pgx", url)

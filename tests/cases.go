@@ -46,6 +46,19 @@ func Dir() string {
 // PoliciesDir is the project's policy tree.
 func PoliciesDir() string { return filepath.Join(Dir(), "..", "policies") }
 
+// MerchantIDs lists the merchants of the policy tree, sorted: tests count
+// merchants with it, so that adding one keeps them green.
+func MerchantIDs() []string {
+	entries, _ := os.ReadDir(filepath.Join(PoliciesDir(), "merchants"))
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids
+}
+
 // LoadCases reads every case, sorted by merchant and name.
 func LoadCases() ([]Case, error) {
 	files, err := filepath.Glob(filepath.Join(Dir(), "cases", "*", "*.json"))

@@ -105,7 +105,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 			t.Logf("server log:\n%s", logs)
 		}
 	}()
-	waitFor(t, "five merchants", func() bool { return len(merchantsOf(t, base)) == 5 })
+	waitFor(t, "every merchant", func() bool { return len(merchantsOf(t, base)) == len(MerchantIDs()) })
 
 	// Clients: every case, over and over, until the loop is done.
 	var (

@@ -98,12 +98,15 @@ func bundleBuild(args []string, stdout, stderr io.Writer) int {
 		index.Bundles = append(index.Bundles, bundles.IndexEntry{Merchant: id, File: file, Revision: b.Manifest.Revision})
 		fmt.Fprintf(stdout, "%s\t%s\n", filepath.Join(*out, file), b.Manifest.Revision)
 	}
-	if *merchant == "" {
-		// Written last: an HTTP source reads the index first.
-		b, _ := json.MarshalIndent(index, "", "  ")
-		if err := bundles.WriteFileAtomically(filepath.Join(*out, bundles.IndexFile), append(b, '\n')); err != nil {
-			errs = append(errs, err)
-		}
+	if *merchant != "" {
+		// One merchant rebuilt: the others keep their entries, so that a
+		// server polling the index (--bundle-url) sees the new revision.
+		index = mergeIndex(filepath.Join(*out, bundles.IndexFile), index)
+	}
+	// Written last: an HTTP source reads the index first.
+	b, _ := json.MarshalIndent(index, "", "  ")
+	if err := bundles.WriteFileAtomically(filepath.Join(*out, bundles.IndexFile), append(b, '\n')); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fail(stderr, "refundd bundle build", err)
@@ -111,14 +114,40 @@ func bundleBuild(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// mergeIndex returns the index at path with built's entries put in place
+// of the same merchants' (the index as built when there is none).
+func mergeIndex(path string, built bundles.Index) bundles.Index {
+	raw, err := os.ReadFile(path)
+	var old bundles.Index
+	if err != nil || json.Unmarshal(raw, &old) != nil {
+		return built
+	}
+	byMerchant := map[string]bundles.IndexEntry{}
+	for _, e := range old.Bundles {
+		byMerchant[e.Merchant] = e
+	}
+	for _, e := range built.Bundles {
+		byMerchant[e.Merchant] = e
+	}
+	merged := bundles.Index{}
+	for _, e := range byMerchant {
+		merged.Bundles = append(merged.Bundles, e)
+	}
+	sort.Slice(merged.Bundles, func(i, j int) bool { return merged.Bundles[i].Merchant < merged.Bundles[j].Merchant })
+	return merged
+}
+
 func bundleInspect(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("refundd bundle inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: refundd bundle inspect FILE\n\nPrints a bundle's manifest, files and signature (unverified) as JSON.\n")
+	}
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprint(stderr, bundleUsage)
+		fs.Usage()
 		return 2
 	}
 	raw, err := os.ReadFile(fs.Arg(0))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/engine"
@@ -24,7 +25,9 @@ func eval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "en", "language of the messages: en or fr")
 	explain := fs.Bool("explain", false, "list the policy rules that fired, with file and line")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundd eval --merchant ID [--policies DIR] [--lang en|fr] [--explain] FILE")
+		fmt.Fprintln(stderr, "Usage: refundd eval --merchant ID [--policies DIR] [--lang en|fr] [--explain] FILE\n\n"+
+			"FILE (\"-\" for standard input) holds a DecisionRequest, or a case file\n"+
+			"{\"description\", \"request\", \"want\"}: then the decision is also checked against want.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +41,11 @@ func eval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	body, err := readInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "refundd eval: %v\n", err)
+		return 1
+	}
+	body, want, err := unwrapCase(body)
 	if err != nil {
 		fmt.Fprintf(stderr, "refundd eval: %v\n", err)
 		return 1
@@ -84,7 +92,34 @@ func eval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refundd eval: %v\n", err)
 		return 1
 	}
+	if want != nil {
+		if got := d.Summary(); !reflect.DeepEqual(got, *want) {
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			fmt.Fprintf(stderr, "refundd eval: the decision differs from the case's want\n  got  %s\n  want %s\n", g, w)
+			return 1
+		}
+		fmt.Fprintln(stderr, "refundd eval: the decision matches the case's want")
+	}
 	return 0
+}
+
+// unwrapCase takes the request out of a case file (tests/cases/<merchant>/
+// *.json: {"description", "request", "want"}) and returns the case's want;
+// any other body is returned as it is, with no want.
+func unwrapCase(body []byte) ([]byte, *engine.Summary, error) {
+	var c struct {
+		Request json.RawMessage `json:"request"`
+		Want    *engine.Summary `json:"want"`
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil || top["request"] == nil || top["claim"] != nil || top["order"] != nil {
+		return body, nil, nil
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, nil, fmt.Errorf("case file: %w", err)
+	}
+	return c.Request, c.Want, nil
 }
 
 func readInput(name string, stdin io.Reader) ([]byte, error) {

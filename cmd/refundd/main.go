@@ -5,6 +5,7 @@
 //	refundd bundle build|inspect|verify ...           policy bundles
 //	refundd replay --merchant ID --candidate PATH      impact of a candidate policy
 //	refundd token new --name N --scope S...            a new API token
+//	refundd version                                    what this binary is
 package main
 
 import (
@@ -25,6 +26,7 @@ Usage:
   refundd replay --merchant ID --candidate PATH       what a candidate policy would change in
                                                       the logged decisions
   refundd token new --name NAME --scope SCOPE...      a new API token and its tokens-file line
+  refundd version                                     the version, commit, Go and OPA versions
 
 Run "refundd serve -h", "refundd eval -h", "refundd replay -h" or "refundd bundle" for their flags.
 `
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return replayCmd(args[1:], stdout, stderr)
 	case "token":
 		return tokenCmd(args[1:], stdout, stderr)
+	case "version", "--version":
+		return versionCmd(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/replay"
+	"github.com/refundd/refundd/request"
 )
 
 // replayCmd re-evaluates a merchant's logged decisions against a candidate
@@ -47,8 +48,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		if t.flag == "" {
 			continue
 		}
-		v, err := time.Parse(time.RFC3339Nano, t.flag)
-		if err != nil {
+		v, _, rule := request.ParseTime(t.flag)
+		if rule != "" {
 			return fail(stderr, "refundd replay", fmt.Errorf("--since/--until %q: not an RFC 3339 time", t.flag))
 		}
 		*t.dst = v
@@ -58,7 +59,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if *dbURL != "" {
 		store, err = decisionlog.OpenPostgres(*dbURL)
 	} else {
-		store, err = decisionlog.OpenSQLite(*dataDir)
+		store, err = decisionlog.OpenSQLiteExisting(*dataDir)
 	}
 	if err != nil {
 		return fail(stderr, "refundd replay", err)

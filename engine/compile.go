@@ -43,6 +43,9 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 	if err != nil {
 		return nil, err
 	}
+	if missing := missingTexts(src, msgs); len(missing) > 0 {
+		return nil, fmt.Errorf("messages (policies/messages/data.json): %s", strings.Join(missing, "; "))
+	}
 	mask, err := decisionlog.ParseMask(src.Data["decision_log"])
 	if err != nil {
 		return nil, err

@@ -331,7 +331,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		return nil, &PolicyError{Merchant: merchantID, Err: err}
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, &PolicyError{Merchant: merchantID, Err: errors.New("decision is undefined for this request")}
+		return nil, &PolicyError{Merchant: merchantID, Err: errors.New("decision is undefined for this request (a policy rule failed, or named a code without a message text)")}
 	}
 	d, err := parseDecision(rs[0].Expressions[0].Value, req)
 	if err != nil {

@@ -332,3 +332,39 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// TestCodeWithoutTextIsNamed: a policy that can emit a code the catalog
+// lacks is refused at activation, naming the merchant, the code and the
+// language, instead of answering "undefined" at the first claim that
+// reaches it.
+func TestCodeWithoutTextIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "merchants", "saas_codes", "policy.rego")
+	raw, _ := os.ReadFile(policy)
+	edited := strings.Replace(string(raw), `["code_resent"]`, `["code_resent_again"]`, 1)
+	if edited == string(raw) {
+		t.Fatal("saas_codes no longer emits code_resent")
+	}
+	_ = os.WriteFile(policy, []byte(edited), 0o644)
+	catalog := filepath.Join(dir, "messages", "data.json")
+	raw, _ = os.ReadFile(catalog)
+	var msgs map[string]map[string]string
+	_ = json.Unmarshal(raw, &msgs)
+	delete(msgs["fr"], "resale_allowed")
+	raw, _ = json.Marshal(msgs)
+	_ = os.WriteFile(catalog, raw, 0o644)
+
+	tree, err := bundles.LoadTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = engine.New(engine.Options{}).Activate(context.Background(), tree.Source("saas_codes"))
+	for _, want := range []string{"activate saas_codes", `code "code_resent_again" has no English or French text`, `code "resale_allowed" has no French text`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("activation error %v lacks %q", err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 //	refundd bundle build|inspect|verify ...           policy bundles
 //	refundd replay --merchant ID --candidate PATH      impact of a candidate policy
 //	refundd token new --name N --scope S...            a new API token
+//	refundd merchant new ID                            scaffold a merchant
 //	refundd version                                    what this binary is
 package main
 
@@ -26,6 +27,7 @@ Usage:
   refundd replay --merchant ID --candidate PATH       what a candidate policy would change in
                                                       the logged decisions
   refundd token new --name NAME --scope SCOPE...      a new API token and its tokens-file line
+  refundd merchant new ID                             scaffold a merchant: policy, data, tests, cases, texts
   refundd version                                     the version, commit, Go and OPA versions
 
 Run "refundd serve -h", "refundd eval -h", "refundd replay -h" or "refundd bundle" for their flags.
@@ -51,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return replayCmd(args[1:], stdout, stderr)
 	case "token":
 		return tokenCmd(args[1:], stdout, stderr)
+	case "merchant":
+		return merchantCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(stdout)
 	case "help", "-h", "--help":

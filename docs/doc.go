@@ -1,0 +1,3 @@
+// Package docs holds refundd's documentation; its test validates the
+// OpenAPI description.
+package docs

@@ -107,9 +107,23 @@ func startServer(t *testing.T, bin string, args ...string) (string, *exec.Cmd, *
 	return "", nil, nil
 }
 
+// post sends a JSON body to refundd; the answer must be one
+// docs/openapi.yaml describes.
 func post(t *testing.T, url, body string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	return postTo(t, url, body, true)
+}
+
+// postTo sends a JSON body, to refundd (validated against the OpenAPI
+// description) or to another server.
+func postTo(t *testing.T, url, body string, refundd bool) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +131,9 @@ func post(t *testing.T, url, body string) (int, []byte) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if refundd {
+		ValidateResponse(t, req, resp.StatusCode, resp.Header, b)
 	}
 	return resp.StatusCode, b
 }

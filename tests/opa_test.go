@@ -83,7 +83,7 @@ func TestBundlesRunInOPA(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			for _, c := range mcases {
-				status, body := post(t, fmt.Sprintf("%s/v1/data/refunds/merchants/%s/decision", base, merchant), `{"input":`+string(c.Request)+`}`)
+				status, body := postTo(t, fmt.Sprintf("%s/v1/data/refunds/merchants/%s/decision", base, merchant), `{"input":`+string(c.Request)+`}`, false)
 				var env struct{ Result json.RawMessage }
 				if status != http.StatusOK || json.Unmarshal(body, &env) != nil || len(env.Result) == 0 {
 					t.Fatalf("%s: opa answered %d %s", c.Name, status, body)

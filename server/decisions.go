@@ -206,9 +206,15 @@ func (s *Server) impact(c *gin.Context) {
 	// soon as it passes or the client leaves.
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.impactTimeout)
 	defer cancel()
+	defer context.AfterFunc(s.stopping, cancel)() // shutdown stops the run too
 	rep, err := s.impactFn(ctx, merchant, raw, opts)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.Request.Context().Err() == nil {
+		switch {
+		case c.Request.Context().Err() != nil: // the client left: fail says so
+		case s.stopping.Err() != nil:
+			c.Header("Retry-After", "5")
+			err = fmt.Errorf("%w: the server is shutting down", errBusy)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			err = BadBundle(fmt.Errorf("the candidate did not finish within the time limit of %s", s.impactTimeout))
 		}
 		s.fail(c, merchant, err)

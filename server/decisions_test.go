@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -197,4 +200,59 @@ func TestLogQueriesAreNotDecisionErrors(t *testing.T) {
 
 func testutilCount(m *metrics.Metrics) int {
 	return testutil.CollectAndCount(m.DecisionErrors)
+}
+
+// TestShutdownStopsImpactRuns: SIGTERM is not held up by an impact run: the
+// run is cancelled as shutdown begins, its client told to come back.
+func TestShutdownStopsImpactRuns(t *testing.T) {
+	tree, _ := bundles.LoadTree(tests.PoliciesDir())
+	eng := engine.New(engine.Options{})
+	_ = eng.LoadTree(context.Background(), tree)
+	store, err := decisionlog.OpenSQLite(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	srv := server.New(eng, server.Options{Records: store, ImpactTimeout: time.Hour,
+		Impact: func(ctx context.Context, _ string, _ []byte, _ replay.Options) (*replay.Report, error) {
+			close(started)
+			<-ctx.Done() // a run that would take an hour
+			close(cancelled)
+			return nil, ctx.Err()
+		}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.Serve(ctx, ln, server.Timeouts{ReadHeader: time.Second, Read: time.Second, Write: time.Hour, Idle: time.Second, Shutdown: 10 * time.Second})
+	}()
+	answer := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/v1/merchants/aomei/impact", "application/gzip", strings.NewReader("x"))
+		if err != nil {
+			answer <- nil
+			return
+		}
+		answer <- resp
+	}()
+	<-started
+	begin := time.Now()
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown held up by an impact run")
+	}
+	<-cancelled
+	if resp := <-answer; resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the run's client got %+v, want 429 with Retry-After", resp)
+	}
+	t.Logf("shutdown took %s with an impact run in progress", time.Since(begin).Round(time.Millisecond))
 }

@@ -92,6 +92,10 @@ type Server struct {
 	// metricsHandler serves /metrics, here and on the diagnostic listener.
 	metricsHandler gin.HandlerFunc
 	// impactSlots holds a token per impact run in progress.
+	// stopping is done once shutdown begins: impact runs in progress stop
+	// then, so that a long run never holds up SIGTERM.
+	stopping      context.Context
+	stop          context.CancelFunc
 	impactSlots   chan struct{}
 	impactTimeout time.Duration
 	maxBundle     int64
@@ -139,6 +143,7 @@ func New(d Decider, opts Options) *Server {
 	}
 	r.NoRoute(func(c *gin.Context) { s.fail(c, "", errNotFound) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, "", errMethodNotAllowed) })
+	s.stopping, s.stop = context.WithCancel(context.Background())
 	if len(s.hashKey) == 0 {
 		s.hashKey = make([]byte, 32)
 		_, _ = rand.Read(s.hashKey)
@@ -290,6 +295,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	s.stop()
 	s.log.Info("shutting down", "drain", t.Drain.String())
 	time.Sleep(t.Drain)
 	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)

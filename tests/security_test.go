@@ -429,12 +429,15 @@ func TestBoundedWork(t *testing.T) {
 		bomb = append(bomb, ZeroEntry(fmt.Sprintf("/merchants/crmjetty/f%d.json", i), 60<<20))
 	}
 	array := "[" + strings.Repeat("0,", 2_000_000) + "0]"
-	for name, raw := range map[string][]byte{
+	bombs := map[string][]byte{
 		"zeros":      TarGz(t, bomb...),
 		"huge array": TarGz(t, TextEntry("/merchants/crmjetty/data.json", array)),
-	} {
-		if status, body, _ := impact(raw); status != 400 || !strings.Contains(string(body), "limit") {
-			t.Errorf("%s bomb (%d KiB): %d %s, want 400 naming the limit", name, len(raw)>>10, status, body)
+	}
+	for range 3 { // repeated: nothing accumulates
+		for name, raw := range bombs {
+			if status, body, _ := impact(raw); status != 400 || !strings.Contains(string(body), "limit") {
+				t.Errorf("%s bomb (%d KiB): %d %s, want 400 naming the limit", name, len(raw)>>10, status, body)
+			}
 		}
 	}
 	// A slow candidate: 9M iterations per record.

@@ -92,11 +92,13 @@ func keyDefaults(kid, alg string) (string, string) {
 func Roots(merchant string) []string {
 	return []string{
 		"refunds/lib",
+		"refunds/floor",
 		"refunds/testing",
 		"refunds/merchants/" + merchant,
 		"refunds/merchants/" + merchant + "_test",
 		"merchants/" + merchant,
 		"messages",
+		"floor",
 	}
 }
 
@@ -121,6 +123,9 @@ func Build(src *Source, revision string, signing *Signing) (*bundle.Bundle, erro
 			"merchants": map[string]any{src.Merchant: src.Data},
 			"messages":  src.Messages,
 		},
+	}
+	if len(src.Floor) > 0 {
+		b.Data["floor"] = src.Floor
 	}
 	for _, group := range [][]Module{src.Lib, src.Modules, src.Tests} {
 		for _, m := range group {
@@ -186,7 +191,9 @@ func fromBundle(b *bundle.Bundle) (*Source, error) {
 		switch {
 		case strings.HasPrefix(path, "lib/") && test, strings.HasPrefix(path, "testing/"):
 			src.Tests = append(src.Tests, m)
-		case strings.HasPrefix(path, "lib/"):
+		case strings.HasPrefix(path, "floor/") && test:
+			src.Tests = append(src.Tests, m)
+		case strings.HasPrefix(path, "lib/"), strings.HasPrefix(path, "floor/"):
 			src.Lib = append(src.Lib, m)
 		case strings.HasPrefix(path, "merchants/"):
 			id, _, _ := strings.Cut(strings.TrimPrefix(path, "merchants/"), "/")
@@ -213,8 +220,8 @@ func fromBundle(b *bundle.Bundle) (*Source, error) {
 		return nil, errors.New("no lib modules")
 	}
 	for key := range b.Data {
-		if key != "merchants" && key != "messages" {
-			return nil, fmt.Errorf("data.%s: a bundle's data is merchants.<id> and messages only", key)
+		if key != "merchants" && key != "messages" && key != "floor" {
+			return nil, fmt.Errorf("data.%s: a bundle's data is merchants.<id>, messages and floor only", key)
 		}
 	}
 	merchants, _ := b.Data["merchants"].(map[string]any)
@@ -228,6 +235,7 @@ func fromBundle(b *bundle.Bundle) (*Source, error) {
 		src.Data = map[string]any{}
 	}
 	src.Messages, _ = b.Data["messages"].(map[string]any)
+	src.Floor, _ = b.Data["floor"].(map[string]any)
 	for _, ms := range [][]Module{src.Lib, src.Modules, src.Tests} {
 		sortModules(ms)
 	}

@@ -16,4 +16,7 @@ type Source struct {
 	Tests    []Module
 	Data     map[string]any // served at data.merchants.<Merchant>
 	Messages map[string]any // served at data.messages
+	// Floor is the statutory floor's law data (periods, holidays, article
+	// codes), served at data.floor; its modules (floor/...) are in Lib.
+	Floor map[string]any
 }

@@ -2,6 +2,7 @@
 // policy source tree laid out as policies/ is:
 //
 //	lib/...                shared Rego helpers (package refunds.lib.*)
+//	floor/...              the statutory floor (package refunds.floor.*) and its law data
 //	messages/data.json     the message catalog, {"en": {code: text}, "fr": {...}}
 //	merchants/<id>/...     one merchant: package refunds.merchants.<id> and its data
 //	testing/...            helpers for the merchants' tests
@@ -48,9 +49,10 @@ type Merchant struct {
 // Tree is a loaded policy source tree.
 type Tree struct {
 	Dir       string
-	Lib       []Module
-	LibTests  []Module // lib's tests and the testing helpers
+	Lib       []Module // the lib's modules and the floor's
+	LibTests  []Module // their tests and the testing helpers
 	Messages  map[string]any
+	Floor     map[string]any // the floor's law data
 	Merchants map[string]*Merchant
 	// Errors holds the merchants whose own files failed to load. The others
 	// are in Merchants and can be served.
@@ -77,6 +79,13 @@ func LoadTree(dir string) (*Tree, error) {
 	if len(lib) == 0 {
 		return nil, fmt.Errorf("policy tree %s: lib: no Rego modules", dir)
 	}
+	floor, floorTests, floorData, err := load(dir, "floor")
+	if err != nil {
+		return nil, fmt.Errorf("policy tree %s: floor: %w", dir, err)
+	}
+	lib = append(lib, floor...)
+	libTests = append(libTests, floorTests...)
+	sortModules(lib)
 	_, helpers, _, err := load(dir, "testing")
 	if err != nil {
 		return nil, fmt.Errorf("policy tree %s: testing: %w", dir, err)
@@ -89,7 +98,7 @@ func LoadTree(dir string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy tree %s: %w", dir, err)
 	}
-	t := &Tree{Dir: dir, Lib: lib, LibTests: append(libTests, helpers...), Messages: messages,
+	t := &Tree{Dir: dir, Lib: lib, LibTests: append(libTests, helpers...), Messages: messages, Floor: floorData,
 		Merchants: map[string]*Merchant{}, Errors: map[string]error{}}
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -171,6 +180,7 @@ func (t *Tree) Source(id string) *Source {
 		Tests:    append(append([]Module{}, t.LibTests...), m.Tests...),
 		Data:     m.Data,
 		Messages: t.Messages,
+		Floor:    t.Floor,
 	}
 	sortModules(s.Tests)
 	s.Revision = "policies@" + s.ContentHash()
@@ -190,6 +200,10 @@ func (s *Source) ContentHash() string {
 	}
 	for _, doc := range []map[string]any{s.Messages, s.Data} {
 		b, _ := json.Marshal(doc) // map keys marshal sorted: stable
+		h.Write(b)
+	}
+	if len(s.Floor) > 0 {
+		b, _ := json.Marshal(s.Floor)
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:7]

@@ -55,6 +55,7 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 	data := map[string]any{
 		"merchants": map[string]any{src.Merchant: src.Data},
 		"messages":  src.Messages,
+		"floor":     src.Floor,
 	}
 	if requireTests {
 		if err := runTests(ctx, src, data); err != nil {
@@ -136,6 +137,8 @@ func runTests(ctx context.Context, src *bundles.Source, data map[string]any) err
 func checkScope(src *bundles.Source, pkg ast.Ref) error {
 	allowed := []ast.Ref{
 		ast.MustParseRef("data.refunds.lib"),
+		ast.MustParseRef("data.refunds.floor"),
+		ast.MustParseRef("data.floor"),
 		ast.MustParseRef("data.messages"),
 		pkg,
 		ast.MustParseRef("data.merchants." + src.Merchant),
@@ -167,7 +170,11 @@ func checkScope(src *bundles.Source, pkg ast.Ref) error {
 		check(m, pkg)
 	}
 	for _, m := range src.Lib {
-		check(m, allowed[0])
+		if strings.HasPrefix(m.Path, "floor/") {
+			check(m, allowed[1])
+		} else {
+			check(m, allowed[0])
+		}
 	}
 	return errors.Join(errs...)
 }

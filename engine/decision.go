@@ -22,6 +22,9 @@ type Decision struct {
 	Refund      Refund      `json:"refund"`
 	Reasons     []Explained `json:"reasons"`
 	Obligations []Explained `json:"obligations"`
+	// LegalFloor is what consumer law grants for the claim beside the
+	// merchant's decision (contract section 6.4); absent in floor mode off.
+	LegalFloor map[string]any `json:"legal_floor,omitempty"`
 	// Explanation lists the policy rules that fired, when asked for.
 	Explanation []Fired `json:"explanation,omitempty"`
 	// Duration is the engine time the decision took.
@@ -148,6 +151,11 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	lf, err := checkFloor(doc, req)
+	if err != nil {
+		return nil, err
+	}
+	d.LegalFloor = lf
 	switch {
 	case len(d.Reasons) == 0:
 		return nil, errors.New("decision gives no reason")
@@ -246,5 +254,8 @@ func (c catalog) localize(d *Decision, lang string) {
 				list[i].Message = t
 			}
 		}
+	}
+	if d.LegalFloor != nil {
+		localizeFloor(d.LegalFloor, texts)
 	}
 }

@@ -8,6 +8,7 @@
 #   automatic renewals are refunded within 5 business days of their payment.
 package refunds.merchants.crmjetty
 
+import data.refunds.floor
 import data.refunds.lib.claims
 import data.refunds.lib.dates
 import data.refunds.lib.decisions
@@ -15,11 +16,17 @@ import data.refunds.lib.decisions
 params := data.merchants.crmjetty.params
 
 # METADATA
-# description: The decision document of contract section 3.
-# entrypoint: true
-decision := decisions.unpaid(input.order.currency, data.messages.en) if {
+# description: The merchant's own decision, as its terms give it.
+merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if {
 	not claims.paid(input.order)
 } else := decisions.assemble(verdict, claimed, input.order.currency, params, data.messages.en)
+
+# METADATA
+# description: |
+#   The decision document: the merchant's decision with what consumer law
+#   grants beside it (the statutory floor), under the merchant's floor mode.
+# entrypoint: true
+decision := floor.apply(merchant_decision, input, object.get(data.merchants.crmjetty, "floor", {}), data.messages.en)
 
 claimed := claims.claimed_lines(input.order, input.claim)
 

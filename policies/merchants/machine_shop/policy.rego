@@ -7,6 +7,7 @@
 #   it cannot be. An open payment dispute suspends after-sales service.
 package refunds.merchants.machine_shop
 
+import data.refunds.floor
 import data.refunds.lib.claims
 import data.refunds.lib.dates
 import data.refunds.lib.decisions
@@ -14,11 +15,17 @@ import data.refunds.lib.decisions
 params := data.merchants.machine_shop.params
 
 # METADATA
-# description: The decision document of contract section 3.
-# entrypoint: true
-decision := decisions.unpaid(input.order.currency, data.messages.en) if {
+# description: The merchant's own decision, as its terms give it.
+merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if {
 	not claims.paid(input.order)
 } else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.messages.en)
+
+# METADATA
+# description: |
+#   The decision document: the merchant's decision with what consumer law
+#   grants beside it (the statutory floor), under the merchant's floor mode.
+# entrypoint: true
+decision := floor.apply(merchant_decision, input, object.get(data.merchants.machine_shop, "floor", {}), data.messages.en)
 
 # METADATA
 # description: The first rule that matches the claim.

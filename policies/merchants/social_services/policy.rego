@@ -6,6 +6,7 @@
 #   dissatisfaction are each heard within 7 days; nothing else is refunded.
 package refunds.merchants.social_services
 
+import data.refunds.floor
 import data.refunds.lib.claims
 import data.refunds.lib.dates
 import data.refunds.lib.decisions
@@ -13,11 +14,17 @@ import data.refunds.lib.decisions
 params := data.merchants.social_services.params
 
 # METADATA
-# description: The decision document of contract section 3.
-# entrypoint: true
-decision := decisions.unpaid(input.order.currency, data.messages.en) if {
+# description: The merchant's own decision, as its terms give it.
+merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if {
 	not claims.paid(input.order)
 } else := decisions.assemble(verdict, claims.claimed_lines(input.order, input.claim), input.order.currency, params, data.messages.en)
+
+# METADATA
+# description: |
+#   The decision document: the merchant's decision with what consumer law
+#   grants beside it (the statutory floor), under the merchant's floor mode.
+# entrypoint: true
+decision := floor.apply(merchant_decision, input, object.get(data.merchants.social_services, "floor", {}), data.messages.en)
 
 # METADATA
 # description: The rule for the claim's reason.

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/refundd/refundd/request"
+)
+
+// The values of the legal_floor section (contract section 6.4).
+var (
+	floorModes        = []string{"report", "refer", "enforce"}
+	floorRights       = []string{"withdrawal", "conformity", "renewal_termination"}
+	floorStatuses     = []string{"applies", "excluded", "outside_window", "needs_facts", "needs_human", "contested", "not_applicable"}
+	floorComparisons  = []string{"below", "meets", "indeterminate", "not_applicable"}
+	floorAmountKinds  = []string{"exact", "upper_bound", "at_least"}
+	floorJurisdiction = []string{"FR", "BR"}
+)
+
+// checkFloor checks the decision's legal_floor section, when it has one:
+// known mode, jurisdiction, statuses, comparisons and codes with texts,
+// and no grant or shortfall above what was paid (the claimed lines, or a
+// subscription's last payment).
+func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error) {
+	raw, ok := doc["legal_floor"]
+	if !ok {
+		return nil, nil
+	}
+	lf, ok := raw.(map[string]any)
+	if !ok {
+		return nil, errors.New("legal_floor is not an object")
+	}
+	ceiling := max(req.Claimed, lastPayment(req))
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("legal_floor."+format, args...)) }
+	oneOf := func(m map[string]any, key, path string, allowed []string) {
+		if s, _ := m[key].(string); !slices.Contains(allowed, s) {
+			bad("%s %v is not one of %v", path, m[key], allowed)
+		}
+	}
+	amount := func(m map[string]any, key, path string) {
+		n, ok := m[key].(json.Number)
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if !ok || err != nil || i < 0 || i > ceiling {
+			bad("%s %v is not an amount from 0 to the %d paid", path, m[key], ceiling)
+		}
+	}
+	if v, _ := lf["version"].(string); v == "" {
+		bad("version is missing")
+	}
+	oneOf(lf, "mode", "mode", floorModes)
+	if j := lf["jurisdiction"]; j != nil {
+		oneOf(lf, "jurisdiction", "jurisdiction", floorJurisdiction)
+	}
+	oneOf(lf, "comparison", "comparison", floorComparisons)
+	amount(lf, "shortfall", "shortfall")
+	rights, ok := lf["rights"].([]any)
+	if !ok {
+		bad("rights is not a list")
+	}
+	for i, it := range rights {
+		r, _ := it.(map[string]any)
+		path := "rights[" + strconv.Itoa(i) + "]"
+		if r == nil {
+			bad("%s is not an object", path)
+			continue
+		}
+		oneOf(r, "right", path+".right", floorRights)
+		oneOf(r, "status", path+".status", floorStatuses)
+		oneOf(r, "comparison", path+".comparison", floorComparisons)
+		if c, _ := r["code"].(string); c == "" {
+			bad("%s.code is missing", path)
+		}
+		if m, _ := r["message"].(string); m == "" {
+			bad("%s.message is missing", path)
+		}
+		if g, ok := r["grants"].(map[string]any); ok {
+			amount(g, "amount", path+".grants.amount")
+			oneOf(g, "amount_kind", path+".grants.amount_kind", floorAmountKinds)
+		}
+	}
+	return lf, errors.Join(errs...)
+}
+
+// lastPayment is subscription.last_payment_amount, 0 when absent.
+func lastPayment(req *request.Request) int64 {
+	sub, _ := req.Input["subscription"].(map[string]any)
+	n, _ := sub["last_payment_amount"].(json.Number)
+	i, _ := strconv.ParseInt(string(n), 10, 64)
+	return i
+}
+
+// localizeFloor puts texts' versions of the rights' messages in place.
+func localizeFloor(lf map[string]any, texts map[string]string) {
+	rights, _ := lf["rights"].([]any)
+	for _, it := range rights {
+		r, _ := it.(map[string]any)
+		if code, _ := r["code"].(string); texts[code] != "" {
+			r["message"] = texts[code]
+		}
+	}
+}

@@ -43,11 +43,11 @@ rego-lint: ## opa fmt and opa check --strict over the policies
 	$(OPA) check --strict $(POLICIES)
 
 .PHONY: rego-test
-rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/
+rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/ and floor/
 	$(OPA) test $(POLICIES)
 	$(OPA) test --coverage --threshold 95 $(POLICIES) > /dev/null
-	$(OPA) test --coverage --threshold 100 $(POLICIES)lib > /dev/null
-	@echo "coverage: policies >= 95%, lib = 100%"
+	$(OPA) test --coverage --threshold 100 $(POLICIES) --ignore merchants --ignore testing > /dev/null
+	@echo "coverage: policies >= 95%, lib and floor = 100%"
 
 # Every decoder of untrusted bytes, as package:target.
 FUZZ_TARGETS := request:FuzzDecode request:FuzzDecodeDataAPI server:FuzzListQuery server:FuzzHandler bundles:FuzzRead

@@ -93,6 +93,7 @@ func Roots(merchant string) []string {
 	return []string{
 		"refunds/lib",
 		"refunds/floor",
+		"refunds/floor_test",
 		"refunds/testing",
 		"refunds/merchants/" + merchant,
 		"refunds/merchants/" + merchant + "_test",

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,4 +82,36 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("accepted a bundle with no lib modules")
 		}
 	})
+}
+
+// TestBundlesCarryTheFloor: every merchant's bundle holds the floor's
+// modules and law data, and its revision changes when the floor does.
+func TestBundlesCarryTheFloor(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(policies())); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := bundles.LoadTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := tree.Source("aomei")
+	got, err := bundles.Read(build(t, before, nil), "aomei.tar.gz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Floor["version"] == nil || !slices.ContainsFunc(got.Lib, func(m bundles.Module) bool { return m.Path == "floor/fr/fr.rego" }) ||
+		!slices.ContainsFunc(got.Tests, func(m bundles.Module) bool { return m.Path == "floor/fr/fr_test.rego" }) {
+		t.Errorf("bundle lacks the floor: data %v, lib %v", got.Floor["version"], paths(got.Lib))
+	}
+	law := filepath.Join(dir, "floor", "data.json")
+	raw, _ := os.ReadFile(law)
+	_ = os.WriteFile(law, bytes.Replace(raw, []byte(`"withdrawal_days": 14`), []byte(`"withdrawal_days": 15`), 1), 0o644)
+	tree, err = bundles.LoadTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := tree.Source("aomei"); after.Revision == before.Revision {
+		t.Errorf("revision %s did not change with the floor's data", after.Revision)
+	}
 }

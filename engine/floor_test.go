@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/tests"
 )
@@ -172,6 +173,23 @@ func TestFloorSectionIsChecked(t *testing.T) {
 	for _, want := range []string{"legal_floor.jurisdiction", "legal_floor.shortfall", "rights[0].right", "rights[0].grants.amount"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}
+
+// TestRegoTestsPassUnderStrictBuiltins: every merchant activates with its
+// bundled Rego tests required, run as the engine evaluates (a builtin given
+// a wrong type is an error, not an undefined value), so no rule of the lib
+// or the floor fails on a null or absent field only in production.
+func TestRegoTestsPassUnderStrictBuiltins(t *testing.T) {
+	tree, err := bundles.LoadTree(tests.PoliciesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(engine.Options{RequireTests: true})
+	for _, id := range tests.MerchantIDs() {
+		if err := e.Activate(context.Background(), tree.Source(id)); err != nil {
+			t.Errorf("%s: %v", id, err)
 		}
 	}
 }

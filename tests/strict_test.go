@@ -65,7 +65,7 @@ func TestStrictInputThroughTheServer(t *testing.T) {
 		{"offset +23:60", with("2026-03-20T10:00:00Z", "2026-03-20T10:00:00+23:60"), "claim.submitted_at"},
 		{"year 1677", with(`"placed_at": "2026-03-01T09:58:00Z"`, `"placed_at": "1677-03-01T09:58:00Z"`), "order.placed_at"},
 		{"year 2263", with("2026-03-20T10:00:00Z", "2263-03-20T10:00:00Z"), "claim.submitted_at"},
-		{"sum overflows", with(`{"id": "l2", "sku": "vat", "kind": "tax", "amount": 3980}`, strings.Join(lines, ",")), "order.lines"},
+		{"sum overflows", with(`{"id": "l2", "sku": "vat", "kind": "tax", "product_type": "software_license", "amount": 3980}`, strings.Join(lines, ",")), "order.lines"},
 		{"bad UTF-8", with(`"clm_81"`, "\"clm\xff81\""), "claim.id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

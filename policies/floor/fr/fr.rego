@@ -227,6 +227,7 @@ exception(req, cfg) := digital_exception(req, cfg) if {
 digital_exception(req, cfg) := {"result": "excluded"} if {
 	count(missing_facts(req, ["consent_at", "loss_acknowledged", "confirmation_sent_at"])) == 0
 	performance(req).loss_acknowledged == true
+	is_string(supply(req))
 	ns(performance(req).consent_at) <= ns(supply(req))
 } else := {"result": "not_met"} if {
 	count(missing_facts(req, ["consent_at", "loss_acknowledged", "confirmation_sent_at"])) == 0
@@ -339,7 +340,7 @@ goods_conformity(req, md) := with_ground(
 # METADATA
 # description: The presumption that a defect existed at delivery runs 24 months (12 for second-hand goods).
 presumption(req) := {"presumption_until": periods.add_months(periods.local_date(ns(supply(req)), law.time_zone), presumption_months(req))} if {
-	ns(supply(req))
+	is_string(supply(req))
 } else := {}
 
 # METADATA
@@ -384,6 +385,8 @@ digital_conformity(req, md, win) := with_ground(
 digital_grant(req, md) := {"remedy": "refund", "amount": subscription_share(req), "amount_kind": "exact"} if {
 	req.claim.support_unresolved == true
 	"subscription" in types(req)
+	present(req.subscription, "period_start")
+	present(req.subscription, "period_end")
 } else := {"remedy": "refund", "amount": paid(req), "amount_kind": "exact"} if {
 	req.claim.support_unresolved == true
 } else := {"remedy": md.remedy, "amount": md.refund.amount, "amount_kind": "exact"}
@@ -424,8 +427,14 @@ renewal_date(req) := req.subscription.period_start if present(req.subscription, 
 else := claims.last_payment_at(req)
 
 # METADATA
+# description: The renewal date is known.
+dated_renewal(req) if is_string(renewal_date(req))
+
+# METADATA
 # description: The renewal_termination status, with what it grants when it applies or may.
-renewal_status(req) := {"status": "not_applicable", "missing": []} if {
+renewal_status(req) := {"status": "needs_facts", "missing": ["subscription.period_start"]} if {
+	not dated_renewal(req)
+} else := {"status": "not_applicable", "missing": []} if {
 	present(req.subscription, "renewal_notice_sent_at")
 	notice_in_window(req)
 } else := {"status": "needs_facts", "missing": renewal_missing(req), "grants": renewal_grant(req)} if {

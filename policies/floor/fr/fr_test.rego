@@ -273,3 +273,14 @@ test_an_annual_period_without_its_end_runs_12_months if {
 test_no_renewal_right_without_tacit_renewal if {
 	count(fr.renewal_termination(req({"subscription": {"auto_renewed": false}}))) == 0
 }
+
+test_renewal_without_a_renewal_date_needs_it if {
+	[r] := fr.renewal_termination({"claim": base.claim, "order": object.remove(base.order, ["paid_at"]), "subscription": {"auto_renewed": true}})
+	r.status == "needs_facts"
+	r.missing == ["subscription.period_start"]
+}
+
+test_consent_cannot_precede_a_supply_that_did_not_happen if {
+	w := withdrawal(object.union(consent("2026-07-01T10:00:00Z", true, "2026-07-01T10:01:00Z"), {"order": {"paid_at": null}}), cfg)
+	w.status == "applies"
+}

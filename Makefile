@@ -27,6 +27,10 @@ test: go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego 
 test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server
 	REFUNDD_TEST_POSTGRES_URL=$$(scripts/postgres-test-server) REFUNDD_REQUIRE_POSTGRES=1 $(MAKE) test
 
+.PHONY: docs
+docs: ## Write docs/merchants.md from the policies' METADATA (make test checks it)
+	$(GO) run ./cmd/refundd docs --policies $(POLICIES) > docs/merchants.md
+
 .PHONY: go-lint
 go-lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

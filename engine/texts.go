@@ -26,6 +26,30 @@ var constructors = []string{"verdict", "deny", "refund", "prorated_refund"}
 // undefined at the first claim that reaches it.
 func missingTexts(src *bundles.Source, c catalog) []string {
 	codes := map[string]bool{}
+	for _, code := range Codes(src) {
+		codes[code] = true
+	}
+	var missing []string
+	for code := range codes {
+		var langs []string
+		for _, lang := range []string{"en", "fr"} {
+			if _, ok := c[lang][code]; !ok {
+				langs = append(langs, map[string]string{"en": "English", "fr": "French"}[lang])
+			}
+		}
+		if len(langs) > 0 {
+			missing = append(missing, fmt.Sprintf("code %q has no %s text", code, strings.Join(langs, " or ")))
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// Codes lists, sorted, the reason, withheld and obligation codes a
+// merchant's policy names: the literal codes it passes to the decisions
+// constructors, and the withheld and obligation codes of its params.
+func Codes(src *bundles.Source) []string {
+	codes := map[string]bool{}
 	for _, m := range src.Modules {
 		alias := importAlias(m.Parsed, decisionsPackage)
 		if alias == "" {
@@ -71,20 +95,12 @@ func missingTexts(src *bundles.Source, c catalog) []string {
 			}
 		}
 	}
-	var missing []string
+	out := make([]string, 0, len(codes))
 	for code := range codes {
-		var langs []string
-		for _, lang := range []string{"en", "fr"} {
-			if _, ok := c[lang][code]; !ok {
-				langs = append(langs, map[string]string{"en": "English", "fr": "French"}[lang])
-			}
-		}
-		if len(langs) > 0 {
-			missing = append(missing, fmt.Sprintf("code %q has no %s text", code, strings.Join(langs, " or ")))
-		}
+		out = append(out, code)
 	}
-	sort.Strings(missing)
-	return missing
+	sort.Strings(out)
+	return out
 }
 
 // importAlias is the name under which module imports pkg, "" if it does not.

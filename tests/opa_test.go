@@ -92,6 +92,14 @@ func TestBundlesRunInOPA(t *testing.T) {
 				if err != nil || !reflect.DeepEqual(got, c.Want) {
 					t.Errorf("%s: opa decided %+v (%v), want %+v", c.Name, got, err, c.Want)
 				}
+				// The statutory floor travels with the bundle: OPA states it too.
+				var floor struct {
+					LegalFloor *struct{ Version, Comparison string } `json:"legal_floor"`
+				}
+				_ = json.Unmarshal(env.Result, &floor)
+				if floor.LegalFloor == nil || floor.LegalFloor.Version == "" || floor.LegalFloor.Comparison == "" {
+					t.Errorf("%s: opa's decision lacks legal_floor: %s", c.Name, env.Result)
+				}
 			}
 		})
 	}

@@ -28,6 +28,7 @@ Usage:
                                                       the logged decisions
   refundd token new --name NAME --scope SCOPE...      a new API token and its tokens-file line
   refundd merchant new ID                             scaffold a merchant: policy, data, tests, cases, texts
+  refundd docs                                        the merchants' rules from their METADATA (docs/merchants.md)
   refundd version                                     the version, commit, Go and OPA versions
 
 Run "refundd serve -h", "refundd eval -h", "refundd replay -h" or "refundd bundle" for their flags.
@@ -55,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return tokenCmd(args[1:], stdout, stderr)
 	case "merchant":
 		return merchantCmd(args[1:], stdout, stderr)
+	case "docs":
+		return docsCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(stdout)
 	case "help", "-h", "--help":

@@ -27,7 +27,15 @@ merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if
 decision := floor.apply(merchant_decision, input, object.get(data.merchants.aomei, "floor", {}), data.messages.en)
 
 # METADATA
-# description: The first rule that matches the claim.
+# description: |
+#   The first of these that matches decides (an unpaid order is cancelled
+#   before any of them):
+#   1. a lost license is sent again, at any time (license_resent);
+#   2. a wrong product, within guarantee_days of payment, is exchanged and
+#      refunded (wrong_product_exchange);
+#   3. any other claim within guarantee_days of payment is refunded in full,
+#      taxes included (money_back_guarantee);
+#   4. later, the claim is denied (guarantee_expired).
 verdict := decisions.verdict("approve", "redeliver", ["license_resent"], []) if {
 	input.claim.reason == "lost_license"
 } else := decisions.refund("exchange", ["wrong_product_exchange"], []) if {

@@ -40,7 +40,20 @@ claimed_in_window if within_refund_window(input.claim.submitted_at)
 auto_renewed if claims.flag(input.subscription.auto_renewed)
 
 # METADATA
-# description: The first rule that matches the claim (contract section 4, crmjetty 1 to 7).
+# description: |
+#   The first of these that matches decides (an unpaid order is cancelled
+#   before any of them; lines of the withheld_kinds are never refunded):
+#   1. a customer who violated the copyright is denied (copyright_violation);
+#   2. a product already refunded to the customer (previously_refunded_skus) is
+#      denied (repeat_refund);
+#   3. an automatic renewal claimed within renewal_business_days business days
+#      of its payment is refunded, whatever the reason (renewal_refund_in_time);
+#      later, a monthly one is cancelled without refund
+#      (renewal_refund_window_expired) and an annual one goes on to rule 6;
+#   4. a reason in not_accepted_reasons is denied (reason_not_accepted);
+#   5. a third-party conflict goes to review (third_party_conflict_review);
+#   6. annual subscriptions, see annual;
+#   7. one-time purchases, see one_time.
 verdict := decisions.deny("copyright_violation") if {
 	claims.flag(input.customer.copyright_violation)
 } else := decisions.deny("repeat_refund") if {
@@ -66,9 +79,13 @@ verdict := decisions.deny("copyright_violation") if {
 
 # METADATA
 # description: |
-#   Rule 6, annual subscriptions. A reason outside annual_support_reasons is
-#   not accepted within the refund window and has no pro rata refund after it;
-#   a claim made once the period is over has nothing left to prorate.
+#   Rule 6, annual subscriptions. Within refund_window_days of the payment, a
+#   reason in annual_support_reasons is refunded once support could not
+#   resolve it, and goes to support first otherwise (support_first); another
+#   reason is denied (reason_not_accepted). Later, when the issue was raised
+#   within the window, the months still to run are refunded pro rata
+#   (prorated_refund); otherwise, or once the period is over, the claim is
+#   denied (refund_window_expired).
 annual := support_or_refund if {
 	claimed_in_window
 	input.claim.reason in params.annual_support_reasons
@@ -91,7 +108,12 @@ period_start := input.subscription.period_start if {
 } else := payment_at
 
 # METADATA
-# description: Rule 7, one-time purchases.
+# description: |
+#   Rule 7, one-time purchases. Within refund_window_days of the payment, a
+#   reason in one_time_support_reasons is refunded once support could not
+#   resolve it, and goes to support first otherwise (support_first); another
+#   reason is denied (reason_not_accepted). Later, denied
+#   (refund_window_expired).
 one_time := support_or_refund if {
 	claimed_in_window
 	input.claim.reason in params.one_time_support_reasons

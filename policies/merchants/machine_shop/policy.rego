@@ -28,7 +28,14 @@ merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if
 decision := floor.apply(merchant_decision, input, object.get(data.merchants.machine_shop, "floor", {}), data.messages.en)
 
 # METADATA
-# description: The first rule that matches the claim.
+# description: |
+#   The first of these that matches decides (an unpaid order is cancelled
+#   before any of them):
+#   1. an order whose payment is disputed is denied, return shipping at the
+#      customer's cost (payment_dispute_open);
+#   2. a fault (fault_reasons) within guarantee_years of delivery, see fault;
+#   3. a fault after it is repaired at the customer's cost (warranty_expired);
+#   4. any other reason is denied (reason_not_covered).
 verdict := decisions.verdict("deny", "none", ["payment_dispute_open"], ["customer_pays_return_shipping"]) if {
 	claims.flag(input.order.payment_dispute_open)
 } else := fault if {
@@ -39,7 +46,11 @@ verdict := decisions.verdict("deny", "none", ["payment_dispute_open"], ["custome
 } else := decisions.deny("reason_not_covered")
 
 # METADATA
-# description: A fault within the guarantee.
+# description: |
+#   A fault within the guarantee: denied when caused by misuse
+#   (misuse_not_covered); a new, unused item is replaced (defective_on_arrival,
+#   the item returned); a repairable one is repaired (warranty_repair); one
+#   that cannot be repaired is replaced (repair_impossible).
 fault := decisions.deny("misuse_not_covered") if {
 	claims.flag(input.item.misuse)
 } else := decisions.verdict("approve", "replacement", ["defective_on_arrival"], ["return_item"]) if {

@@ -26,7 +26,11 @@ merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if
 decision := floor.apply(merchant_decision, input, object.get(data.merchants.saas_codes, "floor", {}), data.messages.en)
 
 # METADATA
-# description: The first rule that matches the claim.
+# description: |
+#   An unpaid order is cancelled; otherwise a code that was not delivered is
+#   sent again (code_resent), one that does not work goes to support
+#   (support_assistance), and every other claim is denied: codes are not
+#   refundable and may be resold (saas_code_non_refundable, resale_allowed).
 verdict := decisions.verdict("approve", "redeliver", ["code_resent"], []) if {
 	input.claim.reason in params.redeliver_reasons
 } else := decisions.verdict("refer", "support", ["support_assistance"], []) if {

@@ -27,7 +27,22 @@ merchant_decision := decisions.unpaid(input.order.currency, data.messages.en) if
 decision := floor.apply(merchant_decision, input, object.get(data.merchants.social_services, "floor", {}), data.messages.en)
 
 # METADATA
-# description: The rule for the claim's reason.
+# description: |
+#   The claim's reason picks the rule; every window is claim_window_days
+#   (an unpaid order is cancelled before any of them):
+#   - not delivered, within the window after placing: refunded
+#     (non_delivery_claim_in_time), or referred when the order says it was
+#     delivered (delivery_disputed); later, denied (claim_window_expired);
+#   - not as described, within the window after payment: refunded with evidence
+#     (not_as_described_with_evidence), denied without (evidence_required);
+#     later, denied (claim_window_expired);
+#   - a subscription cancelled within the window after its last payment is
+#     refunded (recurring_cancel_in_time); later, it is cancelled without refund
+#     (recurring_refund_window_expired);
+#   - dissatisfied within the window after payment: referred to a satisfaction
+#     review (satisfaction_review); later, denied (claim_window_expired);
+#   - any other reason: denied, services performed cannot be returned
+#     (intangible_goods_irrevocable).
 verdict := not_delivered if {
 	input.claim.reason == "not_delivered"
 } else := not_as_described if {

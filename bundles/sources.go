@@ -3,20 +3,28 @@ package bundles
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"encoding/json"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/download"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	"github.com/open-policy-agent/opa/v1/plugins/rest"
+	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Target is what sources feed policies to: the engine.
@@ -189,21 +197,38 @@ func activateBundle(ctx context.Context, t Target, raw []byte, origin, merchant 
 
 // HTTPSource polls an HTTP bundle server: any static file server or object
 // store holding what `refundd bundle build` writes, an index.json and one
-// <merchant>.tar.gz per merchant. Requests are conditional (If-None-Match);
-// failures back off exponentially. Every bundle that goes live is kept in
-// CacheDir, so a restart while the server is down serves the last good
-// policies.
+// <merchant>.tar.gz per merchant. The index says which merchants there are;
+// each merchant's bundle has a downloader of its own (OPA's download
+// package, over OPA's REST client), polled every time with its own ETag, so
+// a bundle rebuilt alone goes live even when the index did not change, and a
+// server that sends no ETag is simply read again. Failures back off
+// exponentially. Every bundle that goes live is kept in CacheDir, so a
+// restart while the server is down serves the last good policies.
 type HTTPSource struct {
 	URL          string        // base URL of the directory
 	Interval     time.Duration // between polls; 10s by default
 	MaxBackoff   time.Duration // longest wait after failures; 5m by default
 	CacheDir     string
 	Verification *Verification
-	Client       *http.Client
-	Log          *slog.Logger
+	// Service, if set, is an OPA service configuration (JSON or YAML) for
+	// the bundle server: credentials (bearer token, OAuth2 client
+	// credentials, client TLS certificate, AWS, GCP or Azure signing), TLS
+	// settings and headers, as OPA's own bundle plugin takes them. Its url
+	// defaults to URL.
+	Service []byte
+	Log     *slog.Logger
 
-	indexETag string
-	etags     map[string]string // by merchant
+	client      *rest.Client
+	indexETag   string
+	downloaders map[string]*merchantDownload
+}
+
+// merchantDownload is one merchant's bundle downloader and what its last
+// trigger brought.
+type merchantDownload struct {
+	file   string
+	d      *download.Downloader
+	update download.Update
 }
 
 // IndexFile is the name of the bundle index in a bundle directory.
@@ -266,102 +291,193 @@ func (s *HTTPSource) Run(ctx context.Context, t Target) {
 	}
 }
 
-// poll fetches what changed. Its error is a failure to reach the server or
-// to read what it serves, which Run backs off from; a refused bundle is
-// recorded by the target instead.
-func (s *HTTPSource) poll(ctx context.Context, t Target) error {
-	if s.etags == nil {
-		s.etags = map[string]string{}
+// restClient is OPA's REST client for the bundle server, made once.
+func (s *HTTPSource) restClient() (*rest.Client, error) {
+	if s.client != nil {
+		return s.client, nil
 	}
-	body, etag, err := s.get(ctx, IndexFile, s.indexETag)
-	if err != nil || body == nil {
-		return err // nil body: not modified
+	conf := map[string]any{}
+	if len(s.Service) > 0 {
+		if err := util.Unmarshal(s.Service, &conf); err != nil {
+			return nil, fmt.Errorf("bundle service configuration: %w", err)
+		}
+	}
+	if _, ok := conf["url"]; !ok {
+		conf["url"] = s.URL
+	}
+	if _, ok := conf["name"]; !ok {
+		conf["name"] = "bundles"
+	}
+	raw, _ := json.Marshal(conf)
+	c, err := rest.New(raw, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bundle service configuration: %w", err)
+	}
+	s.client = &c
+	return s.client, nil
+}
+
+// poll reads the index when it changed, then triggers every merchant's
+// downloader. Its error is a failure to reach the server or to read what it
+// serves, which Run backs off from; a refused bundle is recorded by the
+// target instead.
+func (s *HTTPSource) poll(ctx context.Context, t Target) error {
+	client, err := s.restClient()
+	if err != nil {
+		return err
+	}
+	if s.downloaders == nil {
+		s.downloaders = map[string]*merchantDownload{}
+	}
+	index, etag, err := s.index(ctx, client)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if index != nil {
+		errs = append(errs, s.reconcile(ctx, t, client, index)...)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.downloaders)) {
+		md := s.downloaders[id]
+		md.update = download.Update{}
+		if err := md.d.Trigger(ctx); err != nil && md.update.Error == nil {
+			errs = append(errs, fmt.Errorf("%s: %w", md.file, err))
+			continue
+		}
+		if err := s.take(ctx, t, id, md); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if index != nil {
+		s.indexETag = etag // only once everything it lists was handled
+	}
+	return nil
+}
+
+// index fetches index.json if it changed (nil when it did not).
+func (s *HTTPSource) index(ctx context.Context, client *rest.Client) (*Index, string, error) {
+	c := *client
+	if s.indexETag != "" {
+		c = c.WithHeader("If-None-Match", s.indexETag)
+	}
+	resp, err := c.Do(ctx, http.MethodGet, IndexFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("GET %s: %w", IndexFile, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		return nil, s.indexETag, nil
+	case http.StatusOK:
+	default:
+		return nil, "", fmt.Errorf("GET %s: %s", IndexFile, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, "", fmt.Errorf("GET %s: %w", IndexFile, err)
 	}
 	var index Index
 	if err := json.Unmarshal(body, &index); err != nil {
-		return fmt.Errorf("%s: %w", IndexFile, err)
+		return nil, "", fmt.Errorf("%s: %w", IndexFile, err)
 	}
-	listed := map[string]bool{}
+	return &index, resp.Header.Get("ETag"), nil
+}
+
+// reconcile makes one downloader per merchant of the index, and stops
+// serving the merchants it no longer lists.
+func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Client, index *Index) []error {
 	var errs []error
+	listed := map[string]bool{}
+	vc, err := s.Verification.config()
+	if err != nil {
+		return []error{err}
+	}
 	for _, e := range index.Bundles {
 		if !MerchantIDPattern.MatchString(e.Merchant) || e.File == "" {
 			errs = append(errs, fmt.Errorf("%s: bad entry %+v", IndexFile, e))
 			continue
 		}
 		listed[e.Merchant] = true
-		raw, betag, err := s.get(ctx, e.File, s.etags[e.Merchant])
-		if err != nil {
+		if md, ok := s.downloaders[e.Merchant]; ok && md.file == e.File {
+			continue
+		}
+		md := &merchantDownload{file: e.File}
+		manual := plugins.TriggerManual
+		conf := download.Config{Trigger: &manual}
+		if err := conf.ValidateAndInjectDefaults(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if raw == nil {
-			continue // not modified
-		}
-		s.etags[e.Merchant] = betag
-		if err := activateBundle(ctx, t, raw, s.URL+e.File, e.Merchant, s.Verification); err != nil {
-			// Refused and recorded by the target; not a reason to back off:
-			// the fix may be published at the next poll.
-			logger(s.Log).Warn("bundle refused", "merchant", e.Merchant, "error", err.Error())
-			continue
-		}
-		if s.CacheDir != "" {
-			if err := WriteFileAtomically(filepath.Join(s.CacheDir, e.Merchant+".tar.gz"), raw); err != nil {
-				errs = append(errs, fmt.Errorf("bundle cache: %w", err))
-			}
-		}
+		md.d = download.New(conf, *client, e.File).
+			WithBundleVerificationConfig(vc).
+			WithSizeLimitBytes(MaxBundleBytes).
+			WithBundlePersistence(true). // the raw bytes: read again by Read, and cached
+			WithBundleParserOpts(ast.ParserOptions{RegoVersion: ast.RegoV1}).
+			WithCallback(func(_ context.Context, u download.Update) error {
+				md.update = u
+				return nil
+			})
+		s.downloaders[e.Merchant] = md
 	}
 	for _, id := range t.Configured() {
 		if !listed[id] {
 			t.Remove(id)
-			delete(s.etags, id)
+			if md, ok := s.downloaders[id]; ok {
+				md.d.Stop(ctx)
+				delete(s.downloaders, id)
+			}
 			if s.CacheDir != "" {
 				_ = os.Remove(filepath.Join(s.CacheDir, id+".tar.gz"))
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	return errs
+}
+
+// take activates what a downloader brought: nothing when the bundle did not
+// change, the bundle when it did. A bundle the server could not serve is a
+// poll error; one that was served but cannot be used is refused and
+// recorded, and the next poll tries again.
+func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *merchantDownload) error {
+	u := md.update
+	origin, _ := url.JoinPath(s.URL, md.file)
+	var httpErr download.HTTPError
+	switch {
+	case u.Error != nil && (errors.As(u.Error, &httpErr) || isNetError(u.Error)):
+		return fmt.Errorf("GET %s: %w", md.file, u.Error)
+	case u.Error != nil:
+		t.Fail(merchant, fmt.Errorf("bundle %s: %w", origin, u.Error))
+		logger(s.Log).Warn("bundle refused", "merchant", merchant, "error", u.Error.Error())
+		return nil
+	case u.Bundle == nil || u.Raw == nil:
+		return nil // not modified
 	}
-	s.indexETag = etag // only once everything it lists was handled
+	raw, err := io.ReadAll(u.Raw)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", md.file, err)
+	}
+	if err := activateBundle(ctx, t, raw, origin, merchant, s.Verification); err != nil {
+		// Refused and recorded by the target; not a reason to back off:
+		// the fix may be published at the next poll.
+		logger(s.Log).Warn("bundle refused", "merchant", merchant, "error", err.Error())
+		return nil
+	}
+	if s.CacheDir != "" {
+		if err := WriteFileAtomically(filepath.Join(s.CacheDir, merchant+".tar.gz"), raw); err != nil {
+			return fmt.Errorf("bundle cache: %w", err)
+		}
+	}
 	return nil
 }
 
-// get fetches name under the base URL; a nil body means not modified.
-func (s *HTTPSource) get(ctx context.Context, name, etag string) ([]byte, string, error) {
-	u, err := url.JoinPath(s.URL, name)
-	if err != nil {
-		return nil, "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
-	}
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNotModified:
-		return nil, etag, nil
-	case http.StatusOK:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBundleBytes+1))
-		if err != nil {
-			return nil, "", fmt.Errorf("GET %s: %w", u, err)
-		}
-		if len(body) > MaxBundleBytes {
-			return nil, "", fmt.Errorf("GET %s: larger than %d bytes", u, MaxBundleBytes)
-		}
-		return body, resp.Header.Get("ETag"), nil
-	}
-	return nil, "", fmt.Errorf("GET %s: %s", u, resp.Status)
+// isNetError tells a failure to reach the server.
+func isNetError(err error) bool {
+	var netErr net.Error
+	var opErr *net.OpError
+	return errors.As(err, &netErr) || errors.As(err, &opErr) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // WriteFileAtomically writes data to path through a temporary file and a

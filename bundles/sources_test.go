@@ -122,6 +122,8 @@ type bundleServer struct {
 	notModified atomic.Int64
 	mu          sync.Mutex
 	down        bool
+	noETag      bool   // a plain static server
+	token       string // a bearer token every request must carry
 	httptestSrv *httptest.Server
 }
 
@@ -136,9 +138,17 @@ func newBundleServer(t *testing.T, dir string) *bundleServer {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
+		if bs.token != "" && r.Header.Get("Authorization") != "Bearer "+bs.token {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
 		body, err := os.ReadFile(filepath.Join(dir, filepath.Base(r.URL.Path)))
 		if err != nil {
 			http.NotFound(w, r)
+			return
+		}
+		if bs.noETag {
+			_, _ = w.Write(body)
 			return
 		}
 		sum := sha256.Sum256(body)
@@ -228,6 +238,57 @@ func TestHTTPSource(t *testing.T) {
 	}
 	if st := status(e2, "aomei"); st.Revision != "h2" || !e2.Ready() {
 		t.Errorf("after restart: %+v ready %v", st, e2.Ready())
+	}
+}
+
+// TestHTTPSourceOneMerchantRebuilt: a bundle replaced alone, its index
+// untouched, goes live, from a server with ETags and from one without.
+func TestHTTPSourceOneMerchantRebuilt(t *testing.T) {
+	for _, noETag := range []bool{false, true} {
+		t.Run(map[bool]string{false: "etags", true: "no etags"}[noETag], func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pub := t.TempDir()
+			bs := newBundleServer(t, pub)
+			bs.noETag = noETag
+			publish(t, pub, variant(t, 90, "r1"), source(t, "saas_codes"))
+			e := engine.New(engine.Options{})
+			s := &bundles.HTTPSource{URL: bs.httptestSrv.URL + "/", Interval: 20 * time.Millisecond}
+			if err := s.Load(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			go s.Run(ctx, e)
+			index, _ := os.ReadFile(filepath.Join(pub, bundles.IndexFile))
+			write(t, filepath.Join(pub, "aomei.tar.gz"), variant(t, 30, "r2"), nil)
+			eventually(t, "r2 live", func() bool { return status(e, "aomei").Revision == "r2" })
+			if now, _ := os.ReadFile(filepath.Join(pub, bundles.IndexFile)); !bytes.Equal(now, index) {
+				t.Fatal("the index changed")
+			}
+			if st := status(e, "saas_codes"); !st.Active {
+				t.Errorf("saas_codes %+v", st)
+			}
+		})
+	}
+}
+
+// TestHTTPSourceCredentials: a bundle server that wants a bearer token gets
+// it from the OPA service configuration.
+func TestHTTPSourceCredentials(t *testing.T) {
+	pub := t.TempDir()
+	bs := newBundleServer(t, pub)
+	bs.token = "s3cr3t"
+	publish(t, pub, variant(t, 90, "c1"))
+	e := engine.New(engine.Options{})
+	anonymous := &bundles.HTTPSource{URL: bs.httptestSrv.URL + "/"}
+	if err := anonymous.Load(context.Background(), e); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("without credentials: %v", err)
+	}
+	s := &bundles.HTTPSource{URL: bs.httptestSrv.URL + "/", Service: []byte("credentials:\n  bearer:\n    token: s3cr3t\n")}
+	if err := s.Load(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(e, "aomei"); st.Revision != "c1" {
+		t.Errorf("aomei %+v", st)
 	}
 }
 

@@ -20,6 +20,9 @@ type Config struct {
 	// bundles it served.
 	BundleURL    string
 	BundleCache  string
+	// BundleService is a file holding an OPA service configuration for the
+	// bundle server (credentials, TLS, headers).
+	BundleService string
 	PollInterval time.Duration
 	MaxBackoff   time.Duration
 	RequireTests bool
@@ -125,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.VerificationKey != "" && c.Bundles == "" && c.BundleURL == "" {
 		errs = append(errs, errors.New("verification-key: applies to bundles (bundles or bundle-url)"))
+	}
+	if c.BundleService != "" && c.BundleURL == "" {
+		errs = append(errs, errors.New("bundle-service-config: applies to bundle-url"))
 	}
 	if c.BundleURL != "" {
 		if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -45,6 +45,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "reload the policy source tree when a file under it changes")
 	fs.StringVar(&cfg.Bundles, "bundles", cfg.Bundles, "directory of bundles, one <merchant>.tar.gz each (env REFUNDD_BUNDLES)")
 	fs.StringVar(&cfg.BundleURL, "bundle-url", cfg.BundleURL, "HTTP bundle server: a base URL holding index.json and the bundles (env REFUNDD_BUNDLE_URL)")
+	fs.StringVar(&cfg.BundleService, "bundle-service-config", cfg.BundleService, "OPA service configuration (JSON or YAML) for --bundle-url: credentials (bearer, OAuth2, client TLS, cloud signing), TLS, headers")
 	fs.StringVar(&cfg.BundleCache, "bundle-cache", cfg.BundleCache, "where the last good bundles from --bundle-url are kept")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often --bundles and --bundle-url are checked for changes")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest wait between polls after --bundle-url failures")
@@ -133,7 +134,10 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	eng := engine.New(engine.Options{Logger: log, Observer: m, RequireTests: cfg.RequireTests})
-	source, origin := policySource(cfg, log)
+	source, origin, err := policySource(cfg, log)
+	if err != nil {
+		return err
+	}
 	if err := source.Load(ctx, eng); err != nil {
 		if len(eng.Configured()) == 0 && cfg.BundleURL == "" {
 			return err // a local source that yields nothing is a misconfiguration
@@ -233,16 +237,23 @@ func verification(cfg config.Config) *bundles.Verification {
 }
 
 // policySource picks the configured policy source.
-func policySource(cfg config.Config, log *slog.Logger) (bundles.Policies, string) {
+func policySource(cfg config.Config, log *slog.Logger) (bundles.Policies, string, error) {
 	v := verification(cfg)
 	switch {
 	case cfg.BundleURL != "":
+		var service []byte
+		if cfg.BundleService != "" {
+			var err error
+			if service, err = os.ReadFile(cfg.BundleService); err != nil {
+				return nil, "", fmt.Errorf("bundle-service-config: %w", err)
+			}
+		}
 		return &bundles.HTTPSource{URL: cfg.BundleURL, Interval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff,
-			CacheDir: cfg.BundleCache, Verification: v, Log: log}, cfg.BundleURL
+			CacheDir: cfg.BundleCache, Verification: v, Service: service, Log: log}, cfg.BundleURL, nil
 	case cfg.Bundles != "":
-		return &bundles.DirSource{Dir: cfg.Bundles, Interval: cfg.PollInterval, Verification: v, Log: log}, cfg.Bundles
+		return &bundles.DirSource{Dir: cfg.Bundles, Interval: cfg.PollInterval, Verification: v, Log: log}, cfg.Bundles, nil
 	}
-	return &bundles.TreeSource{Dir: cfg.Policies, Watch: cfg.Watch, Log: log}, cfg.Policies
+	return &bundles.TreeSource{Dir: cfg.Policies, Watch: cfg.Watch, Log: log}, cfg.Policies, nil
 }
 
 func envDefault(dst *string, name string) {

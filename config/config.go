@@ -18,14 +18,14 @@ type Config struct {
 	Bundles  string // a directory of bundles
 	// BundleURL is an HTTP bundle server; BundleCache keeps the last good
 	// bundles it served.
-	BundleURL    string
-	BundleCache  string
+	BundleURL   string
+	BundleCache string
 	// BundleService is a file holding an OPA service configuration for the
 	// bundle server (credentials, TLS, headers).
 	BundleService string
-	PollInterval time.Duration
-	MaxBackoff   time.Duration
-	RequireTests bool
+	PollInterval  time.Duration
+	MaxBackoff    time.Duration
+	RequireTests  bool
 	// DecisionLog is durable (a decision is answered once its record is
 	// committed), async (bounded queue, drops counted) or off.
 	DecisionLog  string

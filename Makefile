@@ -15,13 +15,17 @@ run: ## Serve the policies on 127.0.0.1:8181 (ADDR=host:port, ARGS=--watch...)
 	$(GO) run ./cmd/refundd serve --addr $(ADDR) --policies $(POLICIES) $(ARGS)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 .PHONY: build
 build: ## Build bin/refundd, its version stamped (refundd version)
-	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/refundd ./cmd/refundd
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/refundd ./cmd/refundd
 
 .PHONY: test
-test: go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego formatting, checks and tests
+# Locally, make test first regenerates docs/merchants.md, so an author's edit
+# needs no extra step; in CI (CI=true) it only checks that the committed page
+# is up to date.
+test: $(if $(CI),,docs) go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego formatting, checks and tests
 
 .PHONY: test-postgres
 test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server

@@ -22,6 +22,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/download"
+	"github.com/open-policy-agent/opa/v1/logging"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -226,9 +227,11 @@ type HTTPSource struct {
 // merchantDownload is one merchant's bundle downloader and what its last
 // trigger brought.
 type merchantDownload struct {
-	file   string
-	d      *download.Downloader
-	update download.Update
+	file string
+	d    *download.Downloader
+	// updates carries what a trigger brought, from the downloader's
+	// goroutine to the poll that triggered it.
+	updates chan download.Update
 }
 
 // IndexFile is the name of the bundle index in a bundle directory.
@@ -309,7 +312,9 @@ func (s *HTTPSource) restClient() (*rest.Client, error) {
 		conf["name"] = "bundles"
 	}
 	raw, _ := json.Marshal(conf)
-	c, err := rest.New(raw, nil)
+	// The source logs what it does itself; OPA's client would log the same
+	// failures again, in another format.
+	c, err := rest.New(raw, nil, rest.Logger(logging.NewNoOpLogger()))
 	if err != nil {
 		return nil, fmt.Errorf("bundle service configuration: %w", err)
 	}
@@ -339,12 +344,24 @@ func (s *HTTPSource) poll(ctx context.Context, t Target) error {
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.downloaders)) {
 		md := s.downloaders[id]
-		md.update = download.Update{}
-		if err := md.d.Trigger(ctx); err != nil && md.update.Error == nil {
-			errs = append(errs, fmt.Errorf("%s: %w", md.file, err))
+		select {
+		case <-md.updates: // a trigger abandoned when an earlier poll was cancelled
+		default:
+		}
+		err := md.d.Trigger(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var u download.Update
+		select {
+		case u = <-md.updates:
+		default:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", md.file, err))
+			}
 			continue
 		}
-		if err := s.take(ctx, t, id, md); err != nil {
+		if err := s.take(ctx, t, id, md, u); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -404,7 +421,7 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 		if md, ok := s.downloaders[e.Merchant]; ok && md.file == e.File {
 			continue
 		}
-		md := &merchantDownload{file: e.File}
+		md := &merchantDownload{file: e.File, updates: make(chan download.Update, 1)}
 		manual := plugins.TriggerManual
 		conf := download.Config{Trigger: &manual}
 		if err := conf.ValidateAndInjectDefaults(); err != nil {
@@ -417,7 +434,10 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 			WithBundlePersistence(true). // the raw bytes: read again by Read, and cached
 			WithBundleParserOpts(ast.ParserOptions{RegoVersion: ast.RegoV1}).
 			WithCallback(func(_ context.Context, u download.Update) error {
-				md.update = u
+				select {
+				case md.updates <- u:
+				default:
+				}
 				return nil
 			})
 		s.downloaders[e.Merchant] = md
@@ -441,8 +461,7 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 // change, the bundle when it did. A bundle the server could not serve is a
 // poll error; one that was served but cannot be used is refused and
 // recorded, and the next poll tries again.
-func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *merchantDownload) error {
-	u := md.update
+func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *merchantDownload, u download.Update) error {
 	origin, _ := url.JoinPath(s.URL, md.file)
 	var httpErr download.HTTPError
 	switch {

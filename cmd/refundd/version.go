@@ -10,10 +10,14 @@ import (
 // otherwise it comes from the build's module and VCS information.
 var version = ""
 
+// commit is stamped at build time (-X main.commit=...) where the build
+// carries no VCS information.
+var commit = ""
+
 // versionString says what this binary is: its version, the commit it was
 // built from, the Go toolchain and the OPA engine it embeds.
 func versionString() string {
-	v, commit, opa, goVersion := version, "unknown", "unknown", "unknown"
+	v, rev, opa, goVersion := version, commit, "unknown", "unknown"
 	if info, ok := debug.ReadBuildInfo(); ok {
 		goVersion = info.GoVersion
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
@@ -23,9 +27,9 @@ func versionString() string {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
-				if len(commit) > 12 {
-					commit = commit[:12]
+				rev = s.Value
+				if len(rev) > 12 {
+					rev = rev[:12]
 				}
 			case "vcs.modified":
 				if s.Value == "true" {
@@ -33,7 +37,9 @@ func versionString() string {
 				}
 			}
 		}
-		commit += dirty
+		if rev != "" {
+			rev += dirty
+		}
 		for _, d := range info.Deps {
 			if d.Path == "github.com/open-policy-agent/opa" {
 				opa = d.Version
@@ -43,7 +49,10 @@ func versionString() string {
 	if v == "" {
 		v = "devel"
 	}
-	return fmt.Sprintf("refundd %s (commit %s, %s, OPA %s)", v, commit, goVersion, opa)
+	if rev == "" {
+		rev = "unknown"
+	}
+	return fmt.Sprintf("refundd %s (commit %s, %s, OPA %s)", v, rev, goVersion, opa)
 }
 
 func versionCmd(stdout io.Writer) int {

@@ -16,109 +16,89 @@ import (
 )
 
 // TestWorkedFloorExamples runs the statutory floor's worked examples
-// through the launch merchants' own policies: each merchant decides as its
-// terms say, and the decision carries the legal_floor the law gives.
+// (tests/floor_examples.json) through the launch merchants' own policies:
+// each merchant decides as its terms say, and the decision carries the
+// legal_floor the law gives.
 func TestWorkedFloorExamples(t *testing.T) {
 	e, err := loadEngine(t, tests.PoliciesDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	const fr = `"customer": {"id": "cus_1", "type": "consumer", "country": "FR"}`
-	const br = `"customer": {"id": "cus_1", "type": "consumer", "country": "BR"}`
-	licence := `"placed_at": "2026-03-01T10:00:00Z", "paid_at": "2026-03-01T10:00:00Z", "currency": "EUR",
-		"lines": [{"id": "l1", "sku": "crm", "kind": "product", "product_type": "software_license", "amount": 19900},
-		          {"id": "l2", "sku": "vat", "kind": "tax", "product_type": "software_license", "amount": 3980}]`
-	aomei := `"placed_at": "2026-02-01T10:00:00Z", "paid_at": "2026-02-01T10:00:00Z", "currency": "EUR",
-		"lines": [{"id": "l1", "kind": "product", "product_type": "software_license", "amount": 4999},
-		          {"id": "l2", "kind": "tax", "product_type": "software_license", "amount": 1000}]`
-	for _, tc := range []struct {
-		name, merchant, body string
-		outcome, reason      string // the merchant's decision
-		comparison           string
-		shortfall            int64
-		rights               map[string]string // right: status
-	}{
-		{"1 withdrawal on the moved last day", "crmjetty",
-			`{"claim": {"submitted_at": "2026-03-16T09:00:00Z", "reason": "change_of_mind"}, "order": {` + licence + `}, ` + fr + `}`,
-			"deny", "reason_not_accepted", "below", 23880, map[string]string{"withdrawal": "applies"}},
-		{"2 conformity refunds the tax", "crmjetty",
-			`{"claim": {"submitted_at": "2026-03-20T10:00:00Z", "reason": "defective", "support_unresolved": true},
-			  "order": {` + licence + `, "withdrawal_info_given_at": "2026-03-01T10:00:00Z"}, ` + fr + `}`,
-			"partial", "within_refund_window", "below", 3980, map[string]string{"withdrawal": "outside_window", "conformity": "applies"}},
-		{"3 renewal without timely notice", "crmjetty",
-			`{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "cancel_subscription"},
-			  "order": {"placed_at": "2026-01-15T00:00:00Z", "paid_at": "2026-01-15T00:00:00Z", "currency": "EUR",
-			    "lines": [{"id": "l1", "kind": "product", "product_type": "subscription", "amount": 59900}]},
-			  "subscription": {"billing": "annual", "period_start": "2026-01-15T00:00:00Z", "period_end": "2027-01-15T00:00:00Z",
-			    "last_payment_at": "2026-01-15T00:00:00Z", "last_payment_amount": 59900, "auto_renewed": true,
-			    "renewal_notice_sent_at": "2026-01-08T00:00:00Z"}, ` + fr + `}`,
-			"deny", "refund_window_expired", "below", 51039, map[string]string{"withdrawal": "not_applicable", "renewal_termination": "applies"}},
-		{"4 digital service without consent", "social_services",
-			`{"claim": {"submitted_at": "2026-05-12T10:00:00Z", "reason": "change_of_mind"},
-			  "order": {"placed_at": "2026-05-04T10:00:00Z", "paid_at": "2026-05-04T10:00:00Z", "currency": "EUR",
-			    "lines": [{"id": "l1", "kind": "product", "product_type": "digital_service", "amount": 4900}]}, ` + fr + `}`,
-			"deny", "intangible_goods_irrevocable", "below", 4900, map[string]string{"withdrawal": "applies"}},
-		{"5 monthly subscription", "social_services",
-			`{"claim": {"submitted_at": "2026-09-10T10:00:00Z", "reason": "cancel_subscription"},
-			  "order": {"placed_at": "2026-09-01T10:00:00Z", "paid_at": "2026-09-01T10:00:00Z", "currency": "EUR",
-			    "lines": [{"id": "l1", "kind": "product", "product_type": "subscription", "amount": 2900}]},
-			  "subscription": {"billing": "monthly", "last_payment_at": "2026-09-01T10:00:00Z", "last_payment_amount": 2900, "auto_renewed": false}, ` + fr + `}`,
-			"partial", "", "below", 2900, map[string]string{"withdrawal": "applies"}},
-		{"6 machine withdrawn from delivery", "machine_shop",
-			`{"claim": {"submitted_at": "2026-03-12T10:00:00Z", "reason": "change_of_mind"},
-			  "order": {"placed_at": "2026-03-01T10:00:00Z", "paid_at": "2026-03-01T10:00:00Z", "delivered_at": "2026-03-03T10:00:00Z", "currency": "EUR",
-			    "lines": [{"id": "l1", "kind": "product", "product_type": "physical_good", "amount": 89900}, {"id": "l2", "kind": "shipping", "amount": 1500}]}, ` + fr + `}`,
-			"deny", "reason_not_covered", "below", 91400, map[string]string{"withdrawal": "applies"}},
-		{"7 repair imposed on a consumer who chose replacement", "machine_shop",
-			`{"claim": {"submitted_at": "2026-07-20T10:00:00Z", "reason": "defective", "remedy": "replacement"},
-			  "order": {"placed_at": "2025-11-01T10:00:00Z", "paid_at": "2025-11-01T10:00:00Z", "delivered_at": "2025-11-10T10:00:00Z", "currency": "EUR",
-			    "lines": [{"id": "l1", "kind": "product", "product_type": "physical_good", "amount": 89900}]},
-			  "item": {"condition": "used", "repairable": true}, ` + fr + `}`,
-			"approve", "", "below", 0, map[string]string{"withdrawal": "needs_facts", "conformity": "applies"}}, // the information is unknown and the claim falls in the extension
-		{"8 unredeemed code in Brazil", "saas_codes",
-			`{"claim": {"submitted_at": "2026-04-14T10:00:00Z", "reason": "change_of_mind"},
-			  "order": {"placed_at": "2026-04-10T10:00:00Z", "paid_at": "2026-04-10T10:00:00Z", "delivered_at": "2026-04-10T10:00:00Z",
-			    "digital_redeemed_at": null, "currency": "BRL", "lines": [{"id": "l1", "kind": "product", "product_type": "saas_code", "amount": 9990}]}, ` + br + `}`,
-			"deny", "saas_code_non_refundable", "below", 0, map[string]string{"withdrawal": "applies"}},
-		{"9 code in France", "saas_codes",
-			`{"claim": {"submitted_at": "2026-09-20T10:00:00Z", "reason": "bought_by_mistake"},
-			  "order": {"placed_at": "2026-09-14T10:00:00Z", "paid_at": "2026-09-14T10:00:00Z", "delivered_at": "2026-09-14T10:00:00Z",
-			    "currency": "EUR", "lines": [{"id": "l1", "kind": "product", "product_type": "saas_code", "amount": 2490}]}, ` + fr + `}`,
-			"deny", "saas_code_non_refundable", "below", 2490, map[string]string{"withdrawal": "applies"}},
-		{"10 information not given", "aomei",
-			`{"claim": {"submitted_at": "2026-06-01T10:00:00Z", "reason": "change_of_mind"}, "order": {` + aomei + `, "withdrawal_info_given_at": null}, ` + fr + `}`,
-			"deny", "guarantee_expired", "below", 5999, map[string]string{"withdrawal": "applies"}},
-		{"11 information unknown", "aomei",
-			`{"claim": {"submitted_at": "2026-06-01T10:00:00Z", "reason": "change_of_mind"}, "order": {` + aomei + `}, ` + fr + `}`,
-			"deny", "guarantee_expired", "indeterminate", 0, map[string]string{"withdrawal": "needs_facts"}},
-		{"12 merchant refunds after the period", "aomei",
-			`{"claim": {"submitted_at": "2026-07-20T10:00:00Z", "reason": "change_of_mind"},
-			  "order": {` + strings.ReplaceAll(aomei, "2026-02-01", "2026-07-01") + `, "withdrawal_info_given_at": "2026-07-01T10:00:00Z"}, ` + fr + `}`,
-			"approve", "money_back_guarantee", "not_applicable", 0, map[string]string{"withdrawal": "outside_window"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d, err := e.Decide(context.Background(), tc.merchant, decode(t, tc.body), engine.DecideOptions{})
+	examples, err := tests.LoadFloorExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range examples {
+		t.Run(ex.Name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), ex.Merchant, decode(t, string(ex.Request)), engine.DecideOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Outcome != tc.outcome || (tc.reason != "" && d.Reasons[0].Code != tc.reason) {
-				t.Errorf("merchant's decision %s %v, want %s %s", d.Outcome, d.Reasons, tc.outcome, tc.reason)
+			raw, _ := json.Marshal(d)
+			got, err := tests.SummarizeFloor(raw, ex.Want)
+			if err != nil || !reflect.DeepEqual(got, ex.Want) {
+				t.Errorf("got %+v (%v)\nwant %+v\n%s", got, err, ex.Want, raw)
 			}
-			var lf struct {
-				Comparison string
-				Shortfall  int64
-				Rights     []struct{ Right, Status string }
-			}
-			raw, _ := json.Marshal(d.LegalFloor)
-			if err := json.Unmarshal(raw, &lf); err != nil {
+		})
+	}
+}
+
+// TestFloorModes: with floor.mode set in a copy of a merchant's data, refer
+// and enforce change a below-floor decision as the modes say, keeping the
+// merchant's own decision; off drops the section.
+func TestFloorModes(t *testing.T) {
+	examples, err := tests.LoadFloorExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := examples[0] // crmjetty denies a withdrawal on its last day
+	var req map[string]map[string]any
+	if err := json.Unmarshal(first.Request, &req); err != nil {
+		t.Fatal(err)
+	}
+	req["claim"]["withdrawal"] = true // the customer says so
+	withdrawn, _ := json.Marshal(req)
+	invoked := string(withdrawn)
+	for _, tc := range []struct {
+		mode, body         string
+		outcome, firstCode string
+		amount             int64
+		kept               bool
+	}{
+		{"off", string(first.Request), "deny", "reason_not_accepted", 0, false},
+		{"refer", string(first.Request), "refer", "statutory_floor_review", 0, true},
+		{"enforce", invoked, "approve", "statutory_floor_applied", 23880, true},
+		{"enforce", string(first.Request), "refer", "statutory_floor_review", 0, true}, // not invoked: referred
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
 				t.Fatal(err)
 			}
-			statuses := map[string]string{}
-			for _, r := range lf.Rights {
-				statuses[r.Right] = r.Status
+			data := filepath.Join(dir, "merchants", "crmjetty", "data.json")
+			raw, _ := os.ReadFile(data)
+			edited := strings.Replace(string(raw), `"mode": "report"`, `"mode": "`+tc.mode+`"`, 1)
+			if edited == string(raw) {
+				t.Fatal("crmjetty's floor mode is not report")
 			}
-			if lf.Comparison != tc.comparison || lf.Shortfall != tc.shortfall || !reflect.DeepEqual(statuses, tc.rights) {
-				t.Errorf("legal_floor %s, shortfall %d, rights %v; want %s, %d, %v\n%s", lf.Comparison, lf.Shortfall, statuses, tc.comparison, tc.shortfall, tc.rights, raw)
+			_ = os.WriteFile(data, []byte(edited), 0o644)
+			e, err := loadEngine(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.Decide(context.Background(), "crmjetty", decode(t, tc.body), engine.DecideOptions{Lang: "fr"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Outcome != tc.outcome || d.Reasons[0].Code != tc.firstCode || d.Refund.Amount != tc.amount {
+				t.Errorf("%s: %s %s %d", tc.mode, d.Outcome, d.Reasons[0].Code, d.Refund.Amount)
+			}
+			if tc.mode == "off" && d.LegalFloor != nil {
+				t.Error("mode off: a legal_floor section")
+			}
+			kept, _ := d.LegalFloor["merchant_decision"].(map[string]any)
+			if (kept != nil) != tc.kept || (kept != nil && kept["outcome"] != "deny") {
+				t.Errorf("merchant_decision %v, want kept %v", kept, tc.kept)
 			}
 		})
 	}

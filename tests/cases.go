@@ -86,3 +86,63 @@ func LoadCases() ([]Case, error) {
 	}
 	return cases, nil
 }
+
+// FloorExample is a worked example of the statutory floor: a request to a
+// launch merchant, the merchant's own decision, and the legal_floor the
+// decision must carry (tests/floor_examples.json).
+type FloorExample struct {
+	Name     string          `json:"name"`
+	Merchant string          `json:"merchant"`
+	Request  json.RawMessage `json:"request"`
+	Want     FloorSummary    `json:"want"`
+}
+
+// FloorSummary is what a floor example asserts.
+type FloorSummary struct {
+	MerchantOutcome string            `json:"merchant_outcome"`
+	MerchantReason  string            `json:"merchant_reason,omitempty"`
+	Comparison      string            `json:"comparison"`
+	Shortfall       int64             `json:"shortfall"`
+	Rights          map[string]string `json:"rights"` // right: status
+}
+
+// SummarizeFloor reads a decision document's outcome, first reason and
+// legal_floor as a FloorSummary (MerchantReason only when want names one).
+func SummarizeFloor(decision []byte, want FloorSummary) (FloorSummary, error) {
+	var d struct {
+		Outcome    string
+		Reasons    []struct{ Code string }
+		LegalFloor *struct {
+			Comparison string
+			Shortfall  int64
+			Rights     []struct{ Right, Status string }
+		} `json:"legal_floor"`
+	}
+	if err := json.Unmarshal(decision, &d); err != nil {
+		return FloorSummary{}, err
+	}
+	if d.LegalFloor == nil {
+		return FloorSummary{}, fmt.Errorf("no legal_floor in %s", decision)
+	}
+	got := FloorSummary{MerchantOutcome: d.Outcome, Comparison: d.LegalFloor.Comparison, Shortfall: d.LegalFloor.Shortfall, Rights: map[string]string{}}
+	if want.MerchantReason != "" && len(d.Reasons) > 0 {
+		got.MerchantReason = d.Reasons[0].Code
+	}
+	for _, r := range d.LegalFloor.Rights {
+		got.Rights[r.Right] = r.Status
+	}
+	return got, nil
+}
+
+// LoadFloorExamples reads tests/floor_examples.json.
+func LoadFloorExamples() ([]FloorExample, error) {
+	raw, err := os.ReadFile(filepath.Join(Dir(), "floor_examples.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []FloorExample
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("floor_examples.json: %w", err)
+	}
+	return out, nil
+}

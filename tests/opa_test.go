@@ -43,6 +43,10 @@ func freePort(t *testing.T) string {
 func TestBundlesRunInOPA(t *testing.T) {
 	cases := setup(t)
 	opa := opaBinary(t)
+	floorExamples, err := LoadFloorExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
 	work := t.TempDir()
 	private, public := writeKeys(t, work)
 	out := filepath.Join(work, "bundles")
@@ -99,6 +103,20 @@ func TestBundlesRunInOPA(t *testing.T) {
 				_ = json.Unmarshal(env.Result, &floor)
 				if floor.LegalFloor == nil || floor.LegalFloor.Version == "" || floor.LegalFloor.Comparison == "" {
 					t.Errorf("%s: opa's decision lacks legal_floor: %s", c.Name, env.Result)
+				}
+			}
+			// The worked examples of the floor: OPA gives the same section.
+			for _, ex := range floorExamples {
+				if ex.Merchant != merchant {
+					continue
+				}
+				status, body := postTo(t, fmt.Sprintf("%s/v1/data/refunds/merchants/%s/decision", base, merchant), `{"input":`+string(ex.Request)+`}`, false)
+				var env struct{ Result json.RawMessage }
+				if status != http.StatusOK || json.Unmarshal(body, &env) != nil {
+					t.Fatalf("%s: opa answered %d %s", ex.Name, status, body)
+				}
+				if got, err := SummarizeFloor(env.Result, ex.Want); err != nil || !reflect.DeepEqual(got, ex.Want) {
+					t.Errorf("%s: opa's floor %+v (%v), want %+v", ex.Name, got, err, ex.Want)
 				}
 			}
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/engine"
+	"github.com/refundd/refundd/request"
 	"github.com/refundd/refundd/tests"
 )
 
@@ -171,5 +172,55 @@ func TestRegoTestsPassUnderStrictBuiltins(t *testing.T) {
 		if err := e.Activate(context.Background(), tree.Source(id)); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
+	}
+}
+
+// BenchmarkFloorCost measures what the statutory floor adds to a decision:
+// every merchant's cases and the floor's worked examples, with the floor in
+// report mode and off (the mode set in a copy of the tree).
+func BenchmarkFloorCost(b *testing.B) {
+	cases, err := tests.LoadCases()
+	if err != nil {
+		b.Fatal(err)
+	}
+	examples, err := tests.LoadFloorExamples()
+	if err != nil {
+		b.Fatal(err)
+	}
+	type claim struct {
+		merchant string
+		req      *request.Request
+	}
+	var claims []claim
+	for _, c := range cases {
+		claims = append(claims, claim{c.Merchant, decode(b, string(c.Request))})
+	}
+	for _, ex := range examples {
+		claims = append(claims, claim{ex.Merchant, decode(b, string(ex.Request))})
+	}
+	for _, mode := range []string{"off", "report"} {
+		dir := b.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range tests.MerchantIDs() {
+			data := filepath.Join(dir, "merchants", id, "data.json")
+			raw, _ := os.ReadFile(data)
+			_ = os.WriteFile(data, []byte(strings.Replace(string(raw), `"mode": "report"`, `"mode": "`+mode+`"`, 1)), 0o644)
+		}
+		e, err := loadEngine(b, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				c := claims[i%len(claims)]
+				if _, err := e.Decide(ctx, c.merchant, c.req, engine.DecideOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -25,38 +25,52 @@ add_months(date, n) := sprintf("%04d-%02d-%02d", time.date(time.add_date(midnigh
 midnight_utc(date) := time.parse_rfc3339_ns(sprintf("%sT00:00:00Z", [date]))
 
 # METADATA
-# description: True when date is a Saturday, a Sunday or one of holidays.
-non_working(date, _) if time.weekday(midnight_utc(date)) in {"Saturday", "Sunday"}
-
-non_working(date, holidays) if date in holidays
-
-# METADATA
-# description: date, or the first day after it that is neither a weekend day nor a holiday.
-moved(date, holidays) := [d |
-	some i in numbers.range(0, 7)
-	d := add_days(date, i)
-	not non_working(d, holidays)
-][0]
+# description: True when date is neither a Saturday, a Sunday nor one of holidays.
+working(date, holidays) if {
+	not time.weekday(midnight_utc(date)) in {"Saturday", "Sunday"}
+	not date in holidays
+}
 
 # METADATA
-# description: How far tz's clock is ahead of UTC at instant ns, in nanoseconds.
-offset(ns, tz) := local - ns if {
-	local := time.parse_rfc3339_ns(sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", array.concat(time.date([ns, tz]), time.clock([ns, tz]))))
+# description: date, or the first day after it that is neither a weekend day nor a holiday (at most 6 days later).
+moved(date, holidays) := date if {
+	working(date, holidays)
+} else := d if {
+	d := add_days(date, 1)
+	working(d, holidays)
+} else := d if {
+	d := add_days(date, 2)
+	working(d, holidays)
+} else := d if {
+	d := add_days(date, 3)
+	working(d, holidays)
+} else := d if {
+	d := add_days(date, 4)
+	working(d, holidays)
+} else := d if {
+	d := add_days(date, 5)
+	working(d, holidays)
+} else := add_days(date, 6)
+
+# METADATA
+# description: |
+#   How far tz's clock is ahead of UTC at instant ns, in nanoseconds: the
+#   local clock less the UTC one, brought within half a day (the offsets of
+#   the zones the floor uses are under 12 hours).
+offset(ns, tz) := (raw - (86400 * round(raw / 86400))) * 1000000000 if {
+	local := time.clock([ns, tz])
+	utc := time.clock(ns)
+	raw := (((local[0] - utc[0]) * 3600) + ((local[1] - utc[1]) * 60)) + (local[2] - utc[2])
 }
 
 # METADATA
 # description: |
-#   The instant local midnight begins date in tz. The offset is read twice,
-#   the second time at the first guess, so a DST change between the two
-#   readings is taken into account.
-local_midnight(date, tz) := l - offset(guess, tz) if {
-	l := midnight_utc(date)
-	guess := l - offset(l, tz)
+#   The last second of date in tz, in nanoseconds: one second before local
+#   midnight ends it. The offset is read twice, the second time at the
+#   first guess, so a DST change between the two readings is taken into account.
+end_of_day(date, tz) := (next - offset(next - offset(next, tz), tz)) - 1000000000 if {
+	next := time.add_date(midnight_utc(date), 0, 0, 1)
 }
-
-# METADATA
-# description: The last second of date in tz, in nanoseconds.
-end_of_day(date, tz) := local_midnight(add_days(date, 1), tz) - 1000000000
 
 # METADATA
 # description: An instant as an RFC 3339 time in UTC.

@@ -46,7 +46,7 @@ withdrawal(req) := object.union(base(req), {"window": {"start": null, "last_day"
 } else := object.union(base(req), {"window": window(p, start), "status": "outside_window", "missing": []}) if {
 	start := start_event(req)
 	p := period(start)
-	ns(req.claim.submitted_at) > p.ends_ns
+	not periods.within(req.claim.submitted_at, p.last_day, law.time_zone)
 } else := object.union(base(req), object.union({"window": window(p, start), "grants": grant(req)}, redemption(req))) if {
 	start := start_event(req)
 	p := period(start)
@@ -71,11 +71,11 @@ start_event(req) := req.order.delivered_at if {
 
 # METADATA
 # description: The 7-day period after the start day.
-period(start) := periods.after(periods.local_date(ns(start), law.time_zone), law.withdrawal_days, law.time_zone, law.holidays, false)
+period(start) := periods.after(periods.local_date(ns(start), law.time_zone), law.withdrawal_days, law.holidays, false)
 
 # METADATA
 # description: The window reported for a period.
-window(p, start) := {"start": start, "last_day": p.last_day, "ends_at": periods.rfc3339(p.ends_ns)}
+window(p, start) := {"start": start, "last_day": p.last_day, "ends_at": periods.ends_at(p.last_day, law.time_zone)}
 
 # METADATA
 # description: At least everything paid for the claimed lines.

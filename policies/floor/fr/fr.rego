@@ -98,9 +98,12 @@ withdrawal(req, cfg) := {
 
 # METADATA
 # description: The withdrawal right once its start event is known.
-dated_withdrawal(req, cfg) := with_status(req, base, status(req, inf, p, exc), exc) if {
+dated_withdrawal(req, cfg) := with_status(req, base, status(submitted, inf, p, extended, exc), exc) if {
 	inf := info(req, cfg)
-	p := period(req, inf)
+	initial := periods.after(periods.local_date(ns(withdrawal_start(req)), law.time_zone), law.withdrawal_days, law.holidays, true)
+	extended := periods.ending(periods.add_months(initial.last_day, law.withdrawal_extension_months), law.holidays, true)
+	p := period(inf, initial, extended)
+	submitted := periods.local_date(ns(req.claim.submitted_at), law.time_zone)
 	exc := exception(req, cfg)
 	base := {"right": "withdrawal", "invoked": invoked_withdrawal(req), "window": window(req, p), "basis": basis(p)}
 }
@@ -112,16 +115,8 @@ withdrawal_start(req) := req.order.delivered_at if goods(req)
 else := req.order.placed_at
 
 # METADATA
-# description: The initial period, 14 days after the start day.
-initial_period(req) := periods.after(periods.local_date(ns(withdrawal_start(req)), law.time_zone), law.withdrawal_days, law.time_zone, law.holidays, true)
-
-# METADATA
-# description: The period extended by 12 months after its initial end (L221-20).
-extended_period(req) := periods.ending(periods.add_months(initial_period(req).last_day, law.withdrawal_extension_months), law.time_zone, law.holidays, true)
-
-# METADATA
 # description: 14 days from the day the information was given late.
-late_period(given) := periods.after(periods.local_date(ns(given), law.time_zone), law.withdrawal_days, law.time_zone, law.holidays, true)
+late_period(given) := periods.after(periods.local_date(ns(given), law.time_zone), law.withdrawal_days, law.holidays, true)
 
 # METADATA
 # description: |
@@ -136,30 +131,30 @@ info(req, cfg) := {"state": "given", "at": req.order.withdrawal_info_given_at} i
 
 # METADATA
 # description: |
-#   The period that applies: the initial one when the information was given
-#   by its end (or is unknown), else the extended one, cut to 14 days after
-#   late information when that is earlier.
-period(req, inf) := object.union(initial_period(req), {"extended": false}) if {
+#   The period that applies - the initial one when the information was
+#   given by its end (or is unknown), else the extended one, cut to 14 days
+#   after late information when that is earlier (L221-20).
+period(inf, initial, extended) := object.union(initial, {"extended": false}) if {
 	inf.state == "given"
 	not inf.at
-} else := object.union(initial_period(req), {"extended": false}) if {
+} else := object.union(initial, {"extended": false}) if {
 	inf.state == "given"
-	ns(inf.at) <= initial_period(req).ends_ns
-} else := object.union(earlier(extended_period(req), late_period(inf.at)), {"extended": true}) if {
+	periods.within(inf.at, initial.last_day, law.time_zone)
+} else := object.union(earlier(extended, late_period(inf.at)), {"extended": true}) if {
 	inf.state == "given"
-} else := object.union(extended_period(req), {"extended": true}) if {
+} else := object.union(extended, {"extended": true}) if {
 	inf.state == "not_given"
-} else := object.union(initial_period(req), {"extended": false})
+} else := object.union(initial, {"extended": false})
 
 # METADATA
 # description: Of two periods, the one that ends first.
-earlier(a, b) := a if a.ends_ns <= b.ends_ns
+earlier(a, b) := a if a.last_day <= b.last_day
 
 else := b
 
 # METADATA
 # description: The window reported for a period.
-window(req, p) := {"start": withdrawal_start(req), "last_day": p.last_day, "ends_at": periods.rfc3339(p.ends_ns)}
+window(req, p) := {"start": withdrawal_start(req), "last_day": p.last_day, "ends_at": periods.ends_at(p.last_day, law.time_zone)}
 
 # METADATA
 # description: The articles the withdrawal right rests on.
@@ -168,25 +163,25 @@ basis(p) := law.basis.withdrawal_extended if p.extended
 else := law.basis.withdrawal
 
 # METADATA
-# description: The withdrawal status and the facts it misses.
-status(req, inf, p, exc) := {"status": "outside_window", "missing": []} if {
+# description: The withdrawal status and the facts it misses, from the local date of the claim.
+status(submitted, inf, p, extended, exc) := {"status": "outside_window", "missing": []} if {
 	inf.state == "unknown"
-	ns(req.claim.submitted_at) > extended_period(req).ends_ns
+	submitted > extended.last_day
 } else := {"status": "outside_window", "missing": []} if {
 	inf.state != "unknown"
-	ns(req.claim.submitted_at) > p.ends_ns
+	submitted > p.last_day
 } else := {"status": "excluded", "missing": []} if {
 	exc.result == "excluded"
 } else := {"status": "needs_facts", "missing": missing} if {
-	missing := sort(array.concat(info_missing(req, inf, p), object.get(exc, "missing", [])))
+	missing := sort(array.concat(info_missing(submitted, inf, p), object.get(exc, "missing", [])))
 	count(missing) > 0
 } else := {"status": "applies", "missing": []}
 
 # METADATA
 # description: The information is unknown and the claim falls in the extension - whether it was given decides.
-info_missing(req, inf, p) := ["order.withdrawal_info_given_at"] if {
+info_missing(submitted, inf, p) := ["order.withdrawal_info_given_at"] if {
 	inf.state == "unknown"
-	ns(req.claim.submitted_at) > p.ends_ns
+	submitted > p.last_day
 } else := []
 
 # METADATA

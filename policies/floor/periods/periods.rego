@@ -79,13 +79,21 @@ rfc3339(ns) := time.format([ns, "UTC", "2006-01-02T15:04:05Z07:00"])
 # METADATA
 # description: |
 #   The period of days days after the start date (YYYY-MM-DD, local), its
-#   last day moved past non-working days when move, as {"last_day", "ends_ns"}.
-after(start_date, days, tz, holidays, move) := ending(add_days(start_date, days), tz, holidays, move)
+#   last day moved past non-working days when move, as {"last_day"}.
+after(start_date, days, holidays, move) := ending(add_days(start_date, days), holidays, move)
 
 # METADATA
-# description: 'A period whose unmoved last day is last, as {"last_day", "ends_ns"}.'
-ending(last, tz, holidays, true) := {"last_day": d, "ends_ns": end_of_day(d, tz)} if {
-	d := moved(last, holidays)
-}
+# description: A period whose unmoved last day is last, as {"last_day"}.
+ending(last, holidays, true) := {"last_day": moved(last, holidays)}
 
-ending(last, tz, _, false) := {"last_day": last, "ends_ns": end_of_day(last, tz)}
+ending(last, _, false) := {"last_day": last}
+
+# METADATA
+# description: When a period whose last day is last_day ends, as an RFC 3339 time in UTC.
+ends_at(last_day, tz) := rfc3339(end_of_day(last_day, tz))
+
+# METADATA
+# description: |
+#   True when instant at (RFC 3339) falls within a period ending with
+#   last_day in tz: the local date of at is not after it.
+within(at, last_day, tz) if local_date(time.parse_rfc3339_ns(at), tz) <= last_day

@@ -71,8 +71,14 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 		oneOf(r, "right", path+".right", floorRights)
 		oneOf(r, "status", path+".status", floorStatuses)
 		oneOf(r, "comparison", path+".comparison", floorComparisons)
-		if c, _ := r["code"].(string); c == "" {
-			bad("%s.code is missing", path)
+		right, _ := r["right"].(string)
+		status, _ := r["status"].(string)
+		want := "floor_" + right
+		if status != "applies" {
+			want += "_" + status
+		}
+		if c, _ := r["code"].(string); c != want {
+			bad("%s.code %q is not %q, the code of its right and status", path, c, want)
 		}
 		if m, _ := r["message"].(string); m == "" {
 			bad("%s.message is missing", path)

@@ -151,7 +151,7 @@ func TestFloorSectionIsChecked(t *testing.T) {
 	if !errors.As(err, &perr) {
 		t.Fatalf("err %v, want a policy error", err)
 	}
-	for _, want := range []string{"legal_floor.jurisdiction", "legal_floor.shortfall", "rights[0].right", "rights[0].grants.amount"} {
+	for _, want := range []string{"legal_floor.jurisdiction", "legal_floor.shortfall", "rights[0].right", "rights[0].code", "rights[0].grants.amount"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}

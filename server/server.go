@@ -91,11 +91,11 @@ type Server struct {
 	logReady func(context.Context) error
 	// metricsHandler serves /metrics, here and on the diagnostic listener.
 	metricsHandler gin.HandlerFunc
-	// impactSlots holds a token per impact run in progress.
 	// stopping is done once shutdown begins: impact runs in progress stop
 	// then, so that a long run never holds up SIGTERM.
-	stopping      context.Context
-	stop          context.CancelFunc
+	stopping context.Context
+	stop     context.CancelFunc
+	// impactSlots holds a token per impact run in progress.
 	impactSlots   chan struct{}
 	impactTimeout time.Duration
 	maxBundle     int64

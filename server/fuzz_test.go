@@ -52,7 +52,18 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(2), "", []byte(claim))
 	f.Add(uint8(0), "application/json", []byte(strings.Replace(claim, `"reason"`, `"suport_unresolved":true,"reason"`, 1)))
 	f.Add(uint8(0), "application/json", []byte(`{"pad":"`+strings.Repeat("x", 5000)+`"}`))
-	paths := []string{"/v1/merchants/aomei/decisions", "/v1/data/refunds/merchants/aomei/decision", "/v1/merchants/nobody/decisions"}
+	// The statutory floor's worked examples: French and Brazilian consumers,
+	// so that mutations reach every right of the floor.
+	examples, err := tests.LoadFloorExamples()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, ex := range examples {
+		f.Add(uint8(3+i%5), "application/json", []byte(ex.Request))
+	}
+	paths := []string{"/v1/merchants/aomei/decisions", "/v1/data/refunds/merchants/aomei/decision", "/v1/merchants/nobody/decisions",
+		"/v1/merchants/crmjetty/decisions", "/v1/merchants/machine_shop/decisions", "/v1/merchants/saas_codes/decisions",
+		"/v1/merchants/social_services/decisions"}
 	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, paths[int(route)%len(paths)], strings.NewReader(string(body)))
 		if contentType != "" {

@@ -338,19 +338,10 @@ func BenchmarkDecide(b *testing.B) {
 // language, instead of answering "undefined" at the first claim that
 // reaches it.
 func TestCodeWithoutTextIsNamed(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
-		t.Fatal(err)
-	}
-	policy := filepath.Join(dir, "merchants", "saas_codes", "policy.rego")
-	raw, _ := os.ReadFile(policy)
-	edited := strings.Replace(string(raw), `["code_resent"]`, `["code_resent_again"]`, 1)
-	if edited == string(raw) {
-		t.Fatal("saas_codes no longer emits code_resent")
-	}
-	_ = os.WriteFile(policy, []byte(edited), 0o644)
+	dir := copyTree(t)
+	replaceIn(t, dir, "merchants/saas_codes/policy.rego", `["code_resent"]`, `["code_resent_again"]`)
 	catalog := filepath.Join(dir, "messages", "data.json")
-	raw, _ = os.ReadFile(catalog)
+	raw, _ := os.ReadFile(catalog)
 	var msgs map[string]map[string]string
 	_ = json.Unmarshal(raw, &msgs)
 	delete(msgs["fr"], "resale_allowed")

@@ -72,17 +72,8 @@ func TestFloorModes(t *testing.T) {
 		{"enforce", string(first.Request), "refer", "statutory_floor_review", 0, true}, // not invoked: referred
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
-				t.Fatal(err)
-			}
-			data := filepath.Join(dir, "merchants", "crmjetty", "data.json")
-			raw, _ := os.ReadFile(data)
-			edited := strings.Replace(string(raw), `"mode": "report"`, `"mode": "`+tc.mode+`"`, 1)
-			if edited == string(raw) {
-				t.Fatal("crmjetty's floor mode is not report")
-			}
-			_ = os.WriteFile(data, []byte(edited), 0o644)
+			dir := copyTree(t)
+			replaceIn(t, dir, "merchants/crmjetty/data.json", `"mode": "report"`, `"mode": "`+tc.mode+`"`)
 			e, err := loadEngine(t, dir)
 			if err != nil {
 				t.Fatal(err)
@@ -129,18 +120,9 @@ func TestFloorInFrench(t *testing.T) {
 // (an unknown right or status, a grant above what was paid) is a policy
 // error, never an answer.
 func TestFloorSectionIsChecked(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
-		t.Fatal(err)
-	}
-	policy := filepath.Join(dir, "merchants", "saas_codes", "policy.rego")
-	raw, _ := os.ReadFile(policy)
-	src := strings.Replace(string(raw), "# entrypoint: true\ndecision := floor.apply(", "# entrypoint: true\ndecision := object.union(merchant_decision, {\"legal_floor\": bad}) if true\n\nbad := {\"version\": \"v\", \"mode\": \"report\", \"jurisdiction\": \"XX\", \"comparison\": \"below\", \"shortfall\": 999999999,"+
-		"\"rights\": [{\"right\": \"magic\", \"status\": \"applies\", \"comparison\": \"below\", \"code\": \"c\", \"message\": \"m\", \"grants\": {\"remedy\": \"refund\", \"amount\": 999999999, \"amount_kind\": \"exact\"}}]}\n\nunused := floor.apply(", 1)
-	if src == string(raw) {
-		t.Fatal("saas_codes' decision rule changed shape")
-	}
-	_ = os.WriteFile(policy, []byte(src), 0o644)
+	dir := copyTree(t)
+	replaceIn(t, dir, "merchants/saas_codes/policy.rego", "# entrypoint: true\ndecision := floor.apply(", "# entrypoint: true\ndecision := object.union(merchant_decision, {\"legal_floor\": bad}) if true\n\nbad := {\"version\": \"v\", \"mode\": \"report\", \"jurisdiction\": \"XX\", \"comparison\": \"below\", \"shortfall\": 999999999,"+
+		"\"rights\": [{\"right\": \"magic\", \"status\": \"applies\", \"comparison\": \"below\", \"code\": \"c\", \"message\": \"m\", \"grants\": {\"remedy\": \"refund\", \"amount\": 999999999, \"amount_kind\": \"exact\"}}]}\n\nunused := floor.apply(")
 	e, err := loadEngine(t, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -199,14 +181,11 @@ func BenchmarkFloorCost(b *testing.B) {
 		claims = append(claims, claim{ex.Merchant, decode(b, string(ex.Request))})
 	}
 	for _, mode := range []string{"off", "report"} {
-		dir := b.TempDir()
-		if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
-			b.Fatal(err)
-		}
+		dir := copyTree(b)
 		for _, id := range tests.MerchantIDs() {
-			data := filepath.Join(dir, "merchants", id, "data.json")
-			raw, _ := os.ReadFile(data)
-			_ = os.WriteFile(data, []byte(strings.Replace(string(raw), `"mode": "report"`, `"mode": "`+mode+`"`, 1)), 0o644)
+			if mode != "report" {
+				replaceIn(b, dir, "merchants/"+id+"/data.json", `"mode": "report"`, `"mode": "`+mode+`"`)
+			}
 		}
 		e, err := loadEngine(b, dir)
 		if err != nil {
@@ -222,5 +201,33 @@ func BenchmarkFloorCost(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// copyTree copies the policy tree into a temporary directory.
+func copyTree(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(tests.PoliciesDir())); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// replaceIn replaces old by new, once, in the file rel of the tree at dir;
+// the file must hold old.
+func replaceIn(t testing.TB, dir, rel, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, rel)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), old, new, 1)
+	if edited == string(raw) {
+		t.Fatalf("%s does not hold %q", rel, old)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

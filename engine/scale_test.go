@@ -23,7 +23,7 @@ func generateTree(b *testing.B, n int) string {
 	b.Helper()
 	dir := b.TempDir()
 	src := tests.PoliciesDir()
-	for _, sub := range []string{"lib", "messages", "testing"} {
+	for _, sub := range []string{"lib", "floor", "messages", "testing"} {
 		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(src, sub))); err != nil {
 			b.Fatal(err)
 		}

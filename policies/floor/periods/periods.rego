@@ -54,30 +54,6 @@ moved(date, holidays) := date if {
 
 # METADATA
 # description: |
-#   How far tz's clock is ahead of UTC at instant ns, in nanoseconds: the
-#   local clock less the UTC one, brought within half a day (the offsets of
-#   the zones the floor uses are under 12 hours).
-offset(ns, tz) := (raw - (86400 * round(raw / 86400))) * 1000000000 if {
-	local := time.clock([ns, tz])
-	utc := time.clock(ns)
-	raw := (((local[0] - utc[0]) * 3600) + ((local[1] - utc[1]) * 60)) + (local[2] - utc[2])
-}
-
-# METADATA
-# description: |
-#   The last second of date in tz, in nanoseconds: one second before local
-#   midnight ends it. The offset is read twice, the second time at the
-#   first guess, so a DST change between the two readings is taken into account.
-end_of_day(date, tz) := (next - offset(next - offset(next, tz), tz)) - 1000000000 if {
-	next := time.add_date(midnight_utc(date), 0, 0, 1)
-}
-
-# METADATA
-# description: An instant as an RFC 3339 time in UTC.
-rfc3339(ns) := time.format([ns, "UTC", "2006-01-02T15:04:05Z07:00"])
-
-# METADATA
-# description: |
 #   The period of days days after the start date (YYYY-MM-DD, local), its
 #   last day moved past non-working days when move, as {"last_day"}.
 after(start_date, days, holidays, move) := ending(add_days(start_date, days), holidays, move)
@@ -89,8 +65,19 @@ ending(last, holidays, true) := {"last_day": moved(last, holidays)}
 ending(last, _, false) := {"last_day": last}
 
 # METADATA
-# description: When a period whose last day is last_day ends, as an RFC 3339 time in UTC.
-ends_at(last_day, tz) := rfc3339(end_of_day(last_day, tz))
+# description: |
+#   When a period whose last day is last_day ends - the last second of that
+#   day in tz, as an RFC 3339 time in UTC. The zone's offset is read at noon
+#   UTC that day, after the night's DST change; the zones the floor uses
+#   (Europe/Paris, America/Sao_Paulo) are whole hours from UTC.
+ends_at(last_day, tz) := sprintf("%sT%02d:59:59Z", [last_day, 23 - h]) if {
+	h := offset_hours(last_day, tz)
+	h >= 0
+} else := sprintf("%sT%02d:59:59Z", [add_days(last_day, 1), -1 - offset_hours(last_day, tz)])
+
+# METADATA
+# description: How many hours tz's clock is ahead of UTC on date (negative when behind).
+offset_hours(date, tz) := time.clock([time.parse_rfc3339_ns(sprintf("%sT12:00:00Z", [date])), tz])[0] - 12
 
 # METADATA
 # description: |

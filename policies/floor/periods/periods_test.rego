@@ -8,11 +8,13 @@ test_a_weekend_and_holidays_move_the_last_day if {
 }
 
 test_the_end_of_a_day_across_both_dst_changes_in_paris if {
-	periods.rfc3339(periods.end_of_day("2026-03-29", "Europe/Paris")) == "2026-03-29T21:59:59Z"
-	periods.rfc3339(periods.end_of_day("2026-03-28", "Europe/Paris")) == "2026-03-28T22:59:59Z"
-	periods.rfc3339(periods.end_of_day("2026-10-25", "Europe/Paris")) == "2026-10-25T22:59:59Z"
-	periods.rfc3339(periods.end_of_day("2026-10-24", "Europe/Paris")) == "2026-10-24T21:59:59Z"
-	periods.rfc3339(periods.end_of_day("2026-10-24", "America/Sao_Paulo")) == "2026-10-25T02:59:59Z"
+	periods.ends_at("2026-03-29", "Europe/Paris") == "2026-03-29T21:59:59Z"
+	periods.ends_at("2026-03-28", "Europe/Paris") == "2026-03-28T22:59:59Z"
+	periods.ends_at("2026-10-25", "Europe/Paris") == "2026-10-25T22:59:59Z"
+	periods.ends_at("2026-10-24", "Europe/Paris") == "2026-10-24T21:59:59Z"
+	periods.ends_at("2026-10-24", "America/Sao_Paulo") == "2026-10-25T02:59:59Z"
+	periods.ends_at("2026-12-31", "America/Sao_Paulo") == "2027-01-01T02:59:59Z"
+	periods.ends_at("2026-12-31", "UTC") == "2026-12-31T23:59:59Z"
 }
 
 test_the_start_day_is_the_local_one if {

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -204,18 +203,4 @@ func New(name string, scopes []string) (token, line string, err error) {
 func Line(name, token string, scopes []string) string {
 	sum := sha256.Sum256([]byte(token))
 	return name + " sha256:" + hex.EncodeToString(sum[:]) + " " + strings.Join(scopes, " ")
-}
-
-// LoadFile reads a tokens file.
-func LoadFile(path string) (*Tokens, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	t, err := Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("tokens file %s:\n%w", path, err)
-	}
-	return t, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync/atomic"
@@ -38,18 +39,10 @@ func OpenFile(path string, log *slog.Logger) (*File, error) {
 func parseFile(path string, raw []byte) (*Tokens, error) {
 	t, err := Parse(bytes.NewReader(raw))
 	if err != nil {
-		return nil, &fileError{path, err}
+		return nil, fmt.Errorf("tokens file %s: %w", path, err)
 	}
 	return t, nil
 }
-
-type fileError struct {
-	path string
-	err  error
-}
-
-func (e *fileError) Error() string { return "tokens file " + e.path + ": " + e.err.Error() }
-func (e *fileError) Unwrap() error { return e.err }
 
 // Authenticate checks token against the tokens in force.
 func (f *File) Authenticate(token string) (*Principal, bool) {

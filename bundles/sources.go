@@ -495,8 +495,7 @@ func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *me
 // isNetError tells a failure to reach the server.
 func isNetError(err error) bool {
 	var netErr net.Error
-	var opErr *net.OpError
-	return errors.As(err, &netErr) || errors.As(err, &opErr) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // WriteFileAtomically writes data to path through a temporary file and a

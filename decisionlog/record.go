@@ -94,8 +94,8 @@ func (m Mask) Apply(input map[string]any, key []byte) (json.RawMessage, error) {
 		}
 	}
 	for _, p := range m.Hash {
-		out = edit(out, strings.Split(p, "."), func(parent map[string]any, key2 string) (any, bool) {
-			b, _ := json.Marshal(parent[key2])
+		out = edit(out, strings.Split(p, "."), func(parent map[string]any, field string) (any, bool) {
+			b, _ := json.Marshal(parent[field])
 			mac := hmac.New(sha256.New, key)
 			mac.Write(b)
 			return "hmac-sha256:" + hex.EncodeToString(mac.Sum(nil)), true

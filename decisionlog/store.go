@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,48 +111,23 @@ func open(db *sql.DB, kind string) (*Store, error) {
 // in PostgreSQL a decisions table without the columns refundd writes.
 func (s *Store) check(ctx context.Context) error {
 	if s.kind == "sqlite" {
-		rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check`)
+		lines, err := s.column(ctx, `PRAGMA quick_check`)
 		if err != nil {
 			return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
 		}
-		defer rows.Close()
-		var problems []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
-			}
-			if line != "ok" && len(problems) < 5 {
-				problems = append(problems, line)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("decision log (sqlite) integrity check: %w", err)
-		}
-		if len(problems) > 0 {
-			return fmt.Errorf("decision log (sqlite) is damaged; restore it from a backup or move it aside: %s", strings.Join(problems, "; "))
+		if problems := slices.DeleteFunc(lines, func(l string) bool { return l == "ok" }); len(problems) > 0 {
+			return fmt.Errorf("decision log (sqlite) is damaged; restore it from a backup or move it aside: %s",
+				strings.Join(problems[:min(len(problems), 5)], "; "))
 		}
 		return nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = 'decisions' AND table_schema = current_schema()`)
+	have, err := s.column(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = 'decisions' AND table_schema = current_schema()`)
 	if err != nil {
-		return fmt.Errorf("decision log (postgres) schema check: %w", err)
-	}
-	defer rows.Close()
-	have := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return fmt.Errorf("decision log (postgres) schema check: %w", err)
-		}
-		have[name] = true
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("decision log (postgres) schema check: %w", err)
 	}
 	var missing []string
 	for _, c := range strings.Split(columns, ", ") {
-		if !have[c] {
+		if !slices.Contains(have, c) {
 			missing = append(missing, c)
 		}
 	}
@@ -159,6 +135,24 @@ func (s *Store) check(ctx context.Context) error {
 		return fmt.Errorf("decision log (postgres): table decisions lacks column(s) %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// column runs a query whose rows are one text column each.
+func (s *Store) column(ctx context.Context, query string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Probe commits a transaction that writes a record and deletes it again:

@@ -75,8 +75,7 @@ func Codes(src *bundles.Source) []string {
 		})
 	}
 	// Outcome and remedy literals are arguments too; they are not codes.
-	for _, word := range []string{"approve", "partial", "deny", "refer", "refund", "replacement", "repair", "paid_repair",
-		"exchange", "cancel_renewal", "cancel_order", "redeliver", "support", "none"} {
+	for _, word := range slices.Concat(Outcomes, Remedies) {
 		delete(codes, word)
 	}
 	if params, ok := src.Data["params"].(map[string]any); ok {

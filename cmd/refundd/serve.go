@@ -188,7 +188,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		}
 		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind())
 	}
-	if tokens != nil {
+	if tokens != nil { // a nil *auth.File in the interface would not read as "no authentication"
 		opts.Auth = tokens
 	}
 	srv := server.New(eng, opts)

@@ -10,10 +10,9 @@
 package refunds.floor
 
 import data.refunds.floor.br
+import data.refunds.floor.facts
 import data.refunds.floor.fr
-import data.refunds.lib.claims
 import data.refunds.lib.decisions
-import data.refunds.lib.money
 
 # METADATA
 # description: |
@@ -165,7 +164,7 @@ enforced(md, req, s, messages) := {
 	"legal_floor": object.union(s, {"merchant_decision": md}),
 } if {
 	count(enforceable(s)) > 0
-	amount := min([max([r.grants.amount | some r in enforceable(s)]), money.total(claims.claimed_lines(req.order, req.claim))])
+	amount := min([max([r.grants.amount | some r in enforceable(s)]), facts.paid(req)])
 }
 
 # METADATA

@@ -7,31 +7,14 @@
 #   Pure functions of the request; the law's parameters are in data.floor.br.
 package refunds.floor.br
 
+import data.refunds.floor.facts
 import data.refunds.floor.periods
-import data.refunds.lib.claims
-import data.refunds.lib.money
 
 law := data.floor.br
 
 # METADATA
 # description: The rights that concern the claim.
 rights(req) := [withdrawal(req)]
-
-# METADATA
-# description: The claimed lines.
-claimed(req) := claims.claimed_lines(req.order, req.claim)
-
-# METADATA
-# description: The product types of the claimed lines.
-types(req) := {line.product_type | some line in claimed(req); line.product_type}
-
-# METADATA
-# description: An RFC 3339 time in nanoseconds.
-ns(t) := time.parse_rfc3339_ns(t)
-
-# METADATA
-# description: True when obj[key] is a time (a string), not null or absent.
-present(obj, key) if is_string(object.get(obj, key, null))
 
 # METADATA
 # description: |
@@ -41,8 +24,8 @@ present(obj, key) if is_string(object.get(obj, key, null))
 #   open. The grant is at least the refund of everything paid (monetary
 #   correction is not computed).
 withdrawal(req) := object.union(base(req), {"window": {"start": null, "last_day": null, "ends_at": null}, "status": "applies", "missing": [], "grants": grant(req)}) if {
-	"physical_good" in types(req)
-	not present(req.order, "delivered_at")
+	"physical_good" in facts.types(req)
+	not facts.present(req.order, "delivered_at")
 } else := object.union(base(req), {"window": window(p, start), "status": "outside_window", "missing": []}) if {
 	start := start_event(req)
 	p := period(start)
@@ -65,13 +48,13 @@ invoked(req) if req.claim.withdrawal == true
 # METADATA
 # description: The later of placed_at and delivered_at.
 start_event(req) := req.order.delivered_at if {
-	present(req.order, "delivered_at")
-	ns(req.order.delivered_at) > ns(req.order.placed_at)
+	facts.present(req.order, "delivered_at")
+	facts.ns(req.order.delivered_at) > facts.ns(req.order.placed_at)
 } else := req.order.placed_at
 
 # METADATA
 # description: The 7-day period after the start day.
-period(start) := periods.after(periods.local_date(ns(start), law.time_zone), law.withdrawal_days, law.holidays, false)
+period(start) := periods.after(periods.local_date(facts.ns(start), law.time_zone), law.withdrawal_days, law.holidays, false)
 
 # METADATA
 # description: The window reported for a period.
@@ -79,7 +62,7 @@ window(p, start) := {"start": start, "last_day": p.last_day, "ends_at": periods.
 
 # METADATA
 # description: At least everything paid for the claimed lines.
-grant(req) := {"remedy": "refund", "amount": money.total(claimed(req)), "amount_kind": "at_least"}
+grant(req) := {"remedy": "refund", "amount": facts.paid(req), "amount_kind": "at_least"}
 
 # METADATA
 # description: |
@@ -87,11 +70,11 @@ grant(req) := {"remedy": "refund", "amount": money.total(claimed(req)), "amount_
 #   makes the right contested; unknown (absent) needs the fact; null (not
 #   redeemed), or no code or licence, leaves it applying.
 redemption(req) := {"status": "contested", "missing": []} if {
-	some t in types(req)
+	some t in facts.types(req)
 	t in {"saas_code", "software_license"}
-	present(req.order, "digital_redeemed_at")
+	facts.present(req.order, "digital_redeemed_at")
 } else := {"status": "needs_facts", "missing": ["order.digital_redeemed_at"]} if {
-	some t in types(req)
+	some t in facts.types(req)
 	t in {"saas_code", "software_license"}
 	not "digital_redeemed_at" in object.keys(req.order)
 } else := {"status": "applies", "missing": []}

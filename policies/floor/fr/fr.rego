@@ -9,10 +9,10 @@
 #   floor data; the law's parameters are in data.floor.fr.
 package refunds.floor.fr
 
+import data.refunds.floor.facts
 import data.refunds.floor.periods
 import data.refunds.lib.claims
 import data.refunds.lib.dates
-import data.refunds.lib.money
 
 law := data.floor.fr
 
@@ -21,26 +21,14 @@ law := data.floor.fr
 rights(req, md, cfg) := array.concat(array.concat([withdrawal(req, cfg)], conformity(req, md)), renewal_termination(req))
 
 # METADATA
-# description: The claimed lines.
-claimed(req) := claims.claimed_lines(req.order, req.claim)
-
-# METADATA
-# description: Everything paid for the claimed lines, every kind of line included (L221-24).
-paid(req) := money.total(claimed(req))
-
-# METADATA
-# description: The product types of the claimed lines.
-types(req) := {line.product_type | some line in claimed(req); line.product_type}
-
-# METADATA
 # description: The claim is for goods (a claimed line is a physical_good).
-goods(req) if "physical_good" in types(req)
+goods(req) if "physical_good" in facts.types(req)
 
 # METADATA
 # description: The claim is for services (a digital_service or a subscription, and no goods).
 services(req) if {
 	not goods(req)
-	some t in types(req)
+	some t in facts.types(req)
 	t in {"digital_service", "subscription"}
 }
 
@@ -49,21 +37,13 @@ services(req) if {
 digital_content(req) if {
 	not goods(req)
 	not services(req)
-	some t in types(req)
+	some t in facts.types(req)
 	t in {"saas_code", "software_license"}
 }
 
 # METADATA
-# description: An RFC 3339 time in nanoseconds.
-ns(t) := time.parse_rfc3339_ns(t)
-
-# METADATA
-# description: True when obj[key] is a time (a string), not null or absent.
-present(obj, key) if is_string(object.get(obj, key, null))
-
-# METADATA
 # description: When the goods or content were supplied, delivered_at else paid_at.
-supply(req) := req.order.delivered_at if present(req.order, "delivered_at")
+supply(req) := req.order.delivered_at if facts.present(req.order, "delivered_at")
 
 else := req.order.paid_at
 
@@ -93,17 +73,17 @@ withdrawal(req, cfg) := {
 	"exact",
 ) if {
 	goods(req)
-	not present(req.order, "delivered_at")
+	not facts.present(req.order, "delivered_at")
 } else := dated_withdrawal(req, cfg)
 
 # METADATA
 # description: The withdrawal right once its start event is known.
 dated_withdrawal(req, cfg) := with_status(req, base, status(submitted, inf, p, extended, exc), exc) if {
 	inf := info(req, cfg)
-	initial := periods.after(periods.local_date(ns(withdrawal_start(req)), law.time_zone), law.withdrawal_days, law.holidays, true)
+	initial := periods.after(periods.local_date(facts.ns(withdrawal_start(req)), law.time_zone), law.withdrawal_days, law.holidays, true)
 	extended := periods.ending(periods.add_months(initial.last_day, law.withdrawal_extension_months), law.holidays, true)
 	p := period(inf, initial, extended)
-	submitted := periods.local_date(ns(req.claim.submitted_at), law.time_zone)
+	submitted := periods.local_date(facts.ns(req.claim.submitted_at), law.time_zone)
 	exc := exception(req, cfg)
 	base := {"right": "withdrawal", "invoked": invoked_withdrawal(req), "window": window(req, p), "basis": basis(p)}
 }
@@ -116,7 +96,7 @@ else := req.order.placed_at
 
 # METADATA
 # description: 14 days from the day the information was given late.
-late_period(given) := periods.after(periods.local_date(ns(given), law.time_zone), law.withdrawal_days, law.holidays, true)
+late_period(given) := periods.after(periods.local_date(facts.ns(given), law.time_zone), law.withdrawal_days, law.holidays, true)
 
 # METADATA
 # description: |
@@ -124,7 +104,7 @@ late_period(given) := periods.after(periods.local_date(ns(given), law.time_zone)
 #   (a time: given then; null: not given), else the merchant's checkout
 #   fact withdrawal_info (given, not_given, unknown by default).
 info(req, cfg) := {"state": "given", "at": req.order.withdrawal_info_given_at} if {
-	present(req.order, "withdrawal_info_given_at")
+	facts.present(req.order, "withdrawal_info_given_at")
 } else := {"state": "not_given"} if {
 	"withdrawal_info_given_at" in object.keys(req.order)
 } else := {"state": object.get(cfg, ["checkout", "withdrawal_info"], "unknown")}
@@ -192,7 +172,7 @@ with_status(req, base, st, exc) := with_grant(req, object.union(base, st), objec
 
 # METADATA
 # description: A right that grants the refund of everything paid for the claimed lines.
-with_grant(req, right, kind) := object.union(right, {"grants": {"remedy": "refund", "amount": paid(req), "amount_kind": kind}})
+with_grant(req, right, kind) := object.union(right, {"grants": {"remedy": "refund", "amount": facts.paid(req), "amount_kind": kind}})
 
 # METADATA
 # description: The merchant's checkout fact consent_flow (true, false, or null when unknown).
@@ -223,7 +203,7 @@ digital_exception(req, cfg) := {"result": "excluded"} if {
 	count(missing_facts(req, ["consent_at", "loss_acknowledged", "confirmation_sent_at"])) == 0
 	performance(req).loss_acknowledged == true
 	is_string(supply(req))
-	ns(performance(req).consent_at) <= ns(supply(req))
+	facts.ns(performance(req).consent_at) <= facts.ns(supply(req))
 } else := {"result": "not_met"} if {
 	count(missing_facts(req, ["consent_at", "loss_acknowledged", "confirmation_sent_at"])) == 0
 } else := {"result": "not_met"} if {
@@ -234,8 +214,8 @@ digital_exception(req, cfg) := {"result": "excluded"} if {
 # description: Services - excluded once fully performed with consent and acknowledgment; partly performed, the consumer owes a share.
 service_exception(req, cfg) := {"result": "excluded"} if {
 	consented(req)
-	present(req.order, "performance_completed_at")
-	ns(req.order.performance_completed_at) <= ns(req.claim.submitted_at)
+	facts.present(req.order, "performance_completed_at")
+	facts.ns(req.order.performance_completed_at) <= facts.ns(req.claim.submitted_at)
 } else := {"result": "not_met", "amount_kind": "upper_bound"} if {
 	consented(req)
 } else := {"result": "not_met"} if {
@@ -262,9 +242,9 @@ conformity(req, md) := [] if {
 } else := [goods_conformity(req, md)] if {
 	goods(req)
 } else := [digital_conformity(req, md, subscription_window(req))] if {
-	"subscription" in types(req)
+	"subscription" in facts.types(req)
 } else := [digital_conformity(req, md, supply_window(req))] if {
-	some t in types(req)
+	some t in facts.types(req)
 	t in {"saas_code", "software_license", "digital_service"}
 } else := []
 
@@ -275,8 +255,8 @@ appeared(req) := claims.issue_reported_at(req.claim)
 # METADATA
 # description: Whether the defect appeared within 2 years of supply, as {"status"[, "missing"]}.
 supply_window(req) := {"status": "needs_facts", "missing": ["order.delivered_at"]} if {
-	not present(req.order, "delivered_at")
-	not present(req.order, "paid_at")
+	not facts.present(req.order, "delivered_at")
+	not facts.present(req.order, "paid_at")
 } else := {"status": "in"} if {
 	dates.within_years(appeared(req), supply(req), law.conformity_years)
 } else := {"status": "outside_window"}
@@ -284,12 +264,12 @@ supply_window(req) := {"status": "needs_facts", "missing": ["order.delivered_at"
 # METADATA
 # description: Whether the defect appeared within the subscription's supply period.
 subscription_window(req) := {"status": "needs_facts", "missing": ["subscription.period_end", "subscription.period_start"]} if {
-	not present(object.get(req, "subscription", {}), "period_start")
+	not facts.present(object.get(req, "subscription", {}), "period_start")
 } else := {"status": "needs_facts", "missing": ["subscription.period_end", "subscription.period_start"]} if {
-	not present(req.subscription, "period_end")
+	not facts.present(req.subscription, "period_end")
 } else := {"status": "in"} if {
-	ns(req.subscription.period_start) <= ns(appeared(req))
-	ns(appeared(req)) <= ns(req.subscription.period_end)
+	facts.ns(req.subscription.period_start) <= facts.ns(appeared(req))
+	facts.ns(appeared(req)) <= facts.ns(req.subscription.period_end)
 } else := {"status": "outside_window"}
 
 # METADATA
@@ -334,7 +314,7 @@ goods_conformity(req, md) := with_ground(
 
 # METADATA
 # description: The presumption that a defect existed at delivery runs 24 months (12 for second-hand goods).
-presumption(req) := {"presumption_until": periods.add_months(periods.local_date(ns(supply(req)), law.time_zone), presumption_months(req))} if {
+presumption(req) := {"presumption_until": periods.add_months(periods.local_date(facts.ns(supply(req)), law.time_zone), presumption_months(req))} if {
 	is_string(supply(req))
 } else := {}
 
@@ -379,16 +359,16 @@ digital_conformity(req, md, win) := with_ground(
 #   the merchant gave.
 digital_grant(req, md) := {"remedy": "refund", "amount": subscription_share(req), "amount_kind": "exact"} if {
 	req.claim.support_unresolved == true
-	"subscription" in types(req)
-	present(req.subscription, "period_start")
-	present(req.subscription, "period_end")
-} else := {"remedy": "refund", "amount": paid(req), "amount_kind": "exact"} if {
+	"subscription" in facts.types(req)
+	facts.present(req.subscription, "period_start")
+	facts.present(req.subscription, "period_end")
+} else := {"remedy": "refund", "amount": facts.paid(req), "amount_kind": "exact"} if {
 	req.claim.support_unresolved == true
 } else := {"remedy": md.remedy, "amount": md.refund.amount, "amount_kind": "exact"}
 
 # METADATA
 # description: The last payment's share for the days from the defect to the end of the period, rounded up.
-subscription_share(req) := ceil((object.get(req.subscription, "last_payment_amount", 0) * days(ns(appeared(req)), ns(req.subscription.period_end))) / max([days(ns(req.subscription.period_start), ns(req.subscription.period_end)), 1]))
+subscription_share(req) := ceil((object.get(req.subscription, "last_payment_amount", 0) * days(facts.ns(appeared(req)), facts.ns(req.subscription.period_end))) / max([days(facts.ns(req.subscription.period_start), facts.ns(req.subscription.period_end)), 1]))
 
 # METADATA
 # description: Whole days from instant a to instant b (0 when b is earlier).
@@ -417,7 +397,7 @@ invoked_renewal(req) if req.claim.remedy == "cancel_renewal"
 
 # METADATA
 # description: The renewal date, period_start else the last payment.
-renewal_date(req) := req.subscription.period_start if present(req.subscription, "period_start")
+renewal_date(req) := req.subscription.period_start if facts.present(req.subscription, "period_start")
 
 else := claims.last_payment_at(req)
 
@@ -430,7 +410,7 @@ dated_renewal(req) if is_string(renewal_date(req))
 renewal_status(req) := {"status": "needs_facts", "missing": ["subscription.period_start"]} if {
 	not dated_renewal(req)
 } else := {"status": "not_applicable", "missing": []} if {
-	present(req.subscription, "renewal_notice_sent_at")
+	facts.present(req.subscription, "renewal_notice_sent_at")
 	notice_in_window(req)
 } else := {"status": "needs_facts", "missing": renewal_missing(req), "grants": renewal_grant(req)} if {
 	count(renewal_missing(req)) > 0
@@ -439,8 +419,8 @@ renewal_status(req) := {"status": "needs_facts", "missing": ["subscription.perio
 # METADATA
 # description: The notice was sent from 3 months to 1 month (calendar, bounds included) before the renewal date.
 notice_in_window(req) if {
-	sent := ns(req.subscription.renewal_notice_sent_at)
-	renewal := ns(renewal_date(req))
+	sent := facts.ns(req.subscription.renewal_notice_sent_at)
+	renewal := facts.ns(renewal_date(req))
 	sent >= time.add_date(renewal, 0, 0 - law.renewal_notice_months.earliest, 0)
 	sent <= time.add_date(renewal, 0, 0 - law.renewal_notice_months.latest, 0)
 }
@@ -457,16 +437,16 @@ renewal_missing(req) := sort([f |
 # description: The last payment less the performed share, rounded down in the consumer's favour.
 renewal_grant(req) := {"remedy": "refund", "amount": max([last - deduction, 0]), "amount_kind": "exact"} if {
 	last := object.get(req.subscription, "last_payment_amount", 0)
-	start := ns(renewal_date(req))
+	start := facts.ns(renewal_date(req))
 	period_days := max([days(start, renewal_end(req, start)), 1])
-	used := min([days(start, ns(req.claim.submitted_at)), period_days])
+	used := min([days(start, facts.ns(req.claim.submitted_at)), period_days])
 	deduction := floor((last * used) / period_days)
 }
 
 # METADATA
 # description: The end of the renewed period; without period_end, 12 calendar months (annual) or 1 (monthly) after the renewal date.
-renewal_end(req, start) := ns(req.subscription.period_end) if {
-	present(req.subscription, "period_end")
+renewal_end(req, start) := facts.ns(req.subscription.period_end) if {
+	facts.present(req.subscription, "period_end")
 } else := time.add_date(start, 0, 1, 0) if {
 	req.subscription.billing == "monthly"
 } else := time.add_date(start, 0, 12, 0)

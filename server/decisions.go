@@ -125,16 +125,7 @@ func ParseListQuery(raw string) (decisionlog.Query, error) {
 	if err != nil {
 		problems = append(problems, request.FieldError{Field: "query", Rule: "query"})
 	}
-	for _, name := range slices.Sorted(maps.Keys(values)) {
-		switch {
-		case name == "":
-			problems = append(problems, request.FieldError{Field: "query", Rule: "query"})
-		case !slices.Contains(listParams, name):
-			problems = append(problems, request.FieldError{Field: name, Rule: "unknown_field"})
-		case len(values[name]) > 1:
-			problems = append(problems, request.FieldError{Field: name, Rule: "duplicate_key"})
-		}
-	}
+	checkParams(values, listParams, &problems)
 	q.Merchant, q.Outcome, q.Cursor = values.Get("merchant"), values.Get("outcome"), values.Get("cursor")
 	q.Since = queryTime(values, "since", &problems)
 	q.Until = queryTime(values, "until", &problems)
@@ -171,6 +162,7 @@ func (s *Server) impact(c *gin.Context) {
 	}
 	var problems []request.FieldError
 	values := c.Request.URL.Query()
+	checkParams(values, []string{"since", "until", "sample"}, &problems)
 	opts := replay.Options{Merchant: merchant, Since: queryTime(values, "since", &problems), Until: queryTime(values, "until", &problems)}
 	if v := values.Get("sample"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -225,6 +217,21 @@ func (s *Server) impact(c *gin.Context) {
 
 // errBusy: a bounded resource is taken; try again later (429).
 var errBusy = errors.New("too many requests")
+
+// checkParams reports the query parameters that are not allowed, or
+// given more than once: a typo never goes silently ignored.
+func checkParams(values url.Values, allowed []string, problems *[]request.FieldError) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		switch {
+		case name == "":
+			*problems = append(*problems, request.FieldError{Field: "query", Rule: "query"})
+		case !slices.Contains(allowed, name):
+			*problems = append(*problems, request.FieldError{Field: name, Rule: "unknown_field"})
+		case len(values[name]) > 1:
+			*problems = append(*problems, request.FieldError{Field: name, Rule: "duplicate_key"})
+		}
+	}
+}
 
 func queryTime(values url.Values, name string, problems *[]request.FieldError) time.Time {
 	v := values.Get(name)

@@ -171,6 +171,13 @@ func TestImpactOfACandidateBundle(t *testing.T) {
 		rep.Refunded["USD"].Change != -4*4995 || len(rep.Sample) != 4 {
 		t.Errorf("report %+v", rep)
 	}
+	typo := httptest.NewRequest("POST", "/v1/merchants/aomei/impact?smaple=3", bytes.NewReader(buf.Bytes()))
+	typo.Header.Set("Content-Type", "application/gzip")
+	rec = httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, typo)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"smaple"`) {
+		t.Errorf("a mistyped parameter: %d %s", rec.Code, rec.Body)
+	}
 	bad := httptest.NewRequest("POST", "/v1/merchants/aomei/impact", strings.NewReader("not a bundle"))
 	bad.Header.Set("Content-Type", "application/gzip")
 	rec = httptest.NewRecorder()

@@ -80,7 +80,7 @@ func DecodeDataAPI(body []byte) (*Request, error) {
 }
 
 func decode(body []byte, s *shape, prefix string) (*Request, error) {
-	v, problems := parseStrict(body, s, "")
+	v, problems := parseStrict(body, s)
 	if v == nil && len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
 	}

@@ -63,8 +63,8 @@ const maxDepth = 32
 // path (every one of them), as is anything after the value but whitespace.
 // Numbers are kept as json.Number. A body that is not JSON at all gives a
 // single problem on "body".
-func parseStrict(body []byte, s *shape, prefix string) (any, []FieldError) {
-	p := &parser{dec: json.NewDecoder(bytes.NewReader(body)), body: body, prefix: prefix, checkUTF8: !utf8.Valid(body)}
+func parseStrict(body []byte, s *shape) (any, []FieldError) {
+	p := &parser{dec: json.NewDecoder(bytes.NewReader(body)), body: body, checkUTF8: !utf8.Valid(body)}
 	p.dec.UseNumber()
 	v, err := p.value(s, "", 0)
 	if err != nil {
@@ -81,7 +81,6 @@ func parseStrict(body []byte, s *shape, prefix string) (any, []FieldError) {
 type parser struct {
 	dec       *json.Decoder
 	body      []byte
-	prefix    string
 	checkUTF8 bool // the body holds invalid UTF-8: find where
 	errs      []FieldError
 }
@@ -91,8 +90,6 @@ var errTooDeep = errors.New("nested too deeply")
 func (p *parser) add(path, rule string, args ...string) {
 	if path == "" {
 		path = "body"
-	} else {
-		path = p.prefix + path
 	}
 	p.errs = append(p.errs, FieldError{Field: path, Rule: rule, Args: args})
 }

@@ -196,17 +196,29 @@ func activateBundle(ctx context.Context, t Target, raw []byte, origin, merchant 
 	return t.Activate(ctx, src)
 }
 
-// HTTPSource polls an HTTP bundle server: any static file server or object
-// store holding what `refundd bundle build` writes, an index.json and one
+// HTTPSource polls a remote bundle source, either an HTTP bundle server or
+// an OCI registry.
+//
+// An HTTP bundle server is any static file server or object store holding
+// what `refundd bundle build` writes, an index.json and one
 // <merchant>.tar.gz per merchant. The index says which merchants there are;
 // each merchant's bundle has a downloader of its own (OPA's download
 // package, over OPA's REST client), polled every time with its own ETag, so
 // a bundle rebuilt alone goes live even when the index did not change, and a
-// server that sends no ETag is simply read again. Failures back off
-// exponentially. Every bundle that goes live is kept in CacheDir, so a
-// restart while the server is down serves the last good policies.
+// server that sends no ETag is simply read again.
+//
+// An OCI registry (URL oci://host[:port]/repository) holds one tag per
+// merchant in one repository, as `refundd bundle push` writes them; the
+// repository's tag list says which merchants there are (tags that are not
+// merchant ids, such as "latest", are left alone), and each merchant's tag
+// has an OPA OCI downloader of its own, which goes live when the bundle
+// layer's digest changes.
+//
+// Failures back off exponentially. Every bundle that goes live is kept in
+// CacheDir, so a restart while the source is down serves the last good
+// policies.
 type HTTPSource struct {
-	URL          string        // base URL of the directory
+	URL          string        // base URL of the directory, or oci://host/repository
 	Interval     time.Duration // between polls; 10s by default
 	MaxBackoff   time.Duration // longest wait after failures; 5m by default
 	CacheDir     string
@@ -220,15 +232,22 @@ type HTTPSource struct {
 	Log     *slog.Logger
 
 	client      *rest.Client
+	oci         *ociRepository // set when URL is an oci:// reference
 	indexETag   string
 	downloaders map[string]*merchantDownload
+}
+
+// downloader is what refundd needs of OPA's two bundle downloaders.
+type downloader interface {
+	Trigger(ctx context.Context) error
+	Stop(ctx context.Context)
 }
 
 // merchantDownload is one merchant's bundle downloader and what its last
 // trigger brought.
 type merchantDownload struct {
-	file string
-	d    *download.Downloader
+	file string // file name on an HTTP server, tag in an OCI repository
+	d    downloader
 	// updates carries what a trigger brought, from the downloader's
 	// goroutine to the poll that triggered it.
 	updates chan download.Update
@@ -282,6 +301,7 @@ func (s *HTTPSource) Run(ctx context.Context, t Target) {
 		}
 		select {
 		case <-ctx.Done():
+			s.stop()
 			return
 		case <-time.After(wait):
 		}
@@ -294,6 +314,14 @@ func (s *HTTPSource) Run(ctx context.Context, t Target) {
 	}
 }
 
+// stop stops every downloader (an OCI downloader removes its local store).
+func (s *HTTPSource) stop() {
+	for id, md := range s.downloaders {
+		md.d.Stop(context.Background())
+		delete(s.downloaders, id)
+	}
+}
+
 // restClient is OPA's REST client for the bundle server, made once.
 func (s *HTTPSource) restClient() (*rest.Client, error) {
 	if s.client != nil {
@@ -303,6 +331,17 @@ func (s *HTTPSource) restClient() (*rest.Client, error) {
 	if len(s.Service) > 0 {
 		if err := util.Unmarshal(s.Service, &conf); err != nil {
 			return nil, fmt.Errorf("bundle service configuration: %w", err)
+		}
+	}
+	if strings.HasPrefix(s.URL, "oci://") {
+		repo, err := parseOCIURL(s.URL)
+		if err != nil {
+			return nil, err
+		}
+		s.oci = repo
+		conf["type"] = "oci"
+		if _, ok := conf["url"]; !ok {
+			conf["url"] = repo.registryURL()
 		}
 	}
 	if _, ok := conf["url"]; !ok {
@@ -376,6 +415,9 @@ func (s *HTTPSource) poll(ctx context.Context, t Target) error {
 
 // index fetches index.json if it changed (nil when it did not).
 func (s *HTTPSource) index(ctx context.Context, client *rest.Client) (*Index, string, error) {
+	if s.oci != nil {
+		return s.ociIndex(ctx, client)
+	}
 	c := *client
 	if s.indexETag != "" {
 		c = c.WithHeader("If-None-Match", s.indexETag)
@@ -421,6 +463,9 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 		if md, ok := s.downloaders[e.Merchant]; ok && md.file == e.File {
 			continue
 		}
+		if md, ok := s.downloaders[e.Merchant]; ok {
+			md.d.Stop(ctx)
+		}
 		md := &merchantDownload{file: e.File, updates: make(chan download.Update, 1)}
 		manual := plugins.TriggerManual
 		conf := download.Config{Trigger: &manual}
@@ -428,18 +473,31 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 			errs = append(errs, err)
 			continue
 		}
-		md.d = download.New(conf, *client, e.File).
-			WithBundleVerificationConfig(vc).
-			WithSizeLimitBytes(MaxBundleBytes).
-			WithBundlePersistence(true). // the raw bytes: read again by Read, and cached
-			WithBundleParserOpts(ast.ParserOptions{RegoVersion: ast.RegoV1}).
-			WithCallback(func(_ context.Context, u download.Update) error {
-				select {
-				case md.updates <- u:
-				default:
-				}
-				return nil
-			})
+		callback := func(_ context.Context, u download.Update) error {
+			select {
+			case md.updates <- u:
+			default:
+			}
+			return nil
+		}
+		parser := ast.ParserOptions{RegoVersion: ast.RegoV1}
+		if s.oci != nil {
+			// The local store is a temporary directory, removed when the
+			// downloader stops; the last good bundle is kept in CacheDir.
+			md.d = download.NewOCI(conf, *client, s.oci.reference(e.File), "").
+				WithBundleVerificationConfig(vc).
+				WithSizeLimitBytes(MaxBundleBytes).
+				WithBundlePersistence(true).
+				WithBundleParserOpts(parser).
+				WithCallback(callback)
+		} else {
+			md.d = download.New(conf, *client, e.File).
+				WithBundleVerificationConfig(vc).
+				WithSizeLimitBytes(MaxBundleBytes).
+				WithBundlePersistence(true). // the raw bytes: read again by Read, and cached
+				WithBundleParserOpts(parser).
+				WithCallback(callback)
+		}
 		s.downloaders[e.Merchant] = md
 	}
 	for _, id := range t.Configured() {
@@ -463,10 +521,13 @@ func (s *HTTPSource) reconcile(ctx context.Context, t Target, client *rest.Clien
 // recorded, and the next poll tries again.
 func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *merchantDownload, u download.Update) error {
 	origin, _ := url.JoinPath(s.URL, md.file)
+	if s.oci != nil {
+		origin = "oci://" + s.oci.reference(md.file)
+	}
 	var httpErr download.HTTPError
 	switch {
-	case u.Error != nil && (errors.As(u.Error, &httpErr) || isNetError(u.Error)):
-		return fmt.Errorf("GET %s: %w", md.file, u.Error)
+	case u.Error != nil && (errors.As(u.Error, &httpErr) || isNetError(u.Error) || s.oci != nil && !ociBundleError(u.Error)):
+		return fmt.Errorf("GET %s: %w", origin, u.Error)
 	case u.Error != nil:
 		t.Fail(merchant, fmt.Errorf("bundle %s: %w", origin, u.Error))
 		logger(s.Log).Warn("bundle refused", "merchant", merchant, "error", u.Error.Error())
@@ -476,7 +537,7 @@ func (s *HTTPSource) take(ctx context.Context, t Target, merchant string, md *me
 	}
 	raw, err := io.ReadAll(u.Raw)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", md.file, err)
+		return fmt.Errorf("GET %s: %w", origin, err)
 	}
 	if err := activateBundle(ctx, t, raw, origin, merchant, s.Verification); err != nil {
 		// Refused and recorded by the target; not a reason to back off:

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/refundd/refundd/bundles"
 )
 
 // Config is everything refundd serve is configured with.
@@ -16,8 +19,9 @@ type Config struct {
 	Policies string // a policy source tree; used when no bundle source is set
 	Watch    bool   // reload the source tree when a file changes
 	Bundles  string // a directory of bundles
-	// BundleURL is an HTTP bundle server; BundleCache keeps the last good
-	// bundles it served.
+	// BundleURL is an HTTP bundle server or an OCI repository
+	// (oci://host/repository); BundleCache keeps the last good bundles it
+	// served.
 	BundleURL   string
 	BundleCache string
 	// BundleService is a file holding an OPA service configuration for the
@@ -133,8 +137,12 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("bundle-service-config: applies to bundle-url"))
 	}
 	if c.BundleURL != "" {
-		if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("bundle-url %q: must be an http or https URL", c.BundleURL))
+		if strings.HasPrefix(c.BundleURL, "oci://") {
+			if err := bundles.ValidateOCIURL(c.BundleURL); err != nil {
+				errs = append(errs, err)
+			}
+		} else if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("bundle-url %q: must be an http or https URL, or oci://host/repository", c.BundleURL))
 		}
 	}
 	if c.PollInterval <= 0 || c.MaxBackoff < c.PollInterval {

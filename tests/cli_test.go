@@ -59,6 +59,10 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{[]string{"version"}, true, "OPA v1."},
 		{[]string{"bundle", "inspect", "-h"}, true, "Usage: refundd bundle inspect FILE"},
+		{[]string{"bundle", "push", "-h"}, true, "Usage: refundd bundle push [flags] oci://HOST[:PORT]/REPOSITORY"},
+		{[]string{"bundle", "push", "--from", out, "https://example.com/x"}, false, "want oci://host[:port]/repository"},
+		{[]string{"bundle", "push", "--from", t.TempDir(), "oci://127.0.0.1:1/x"}, false, "run refundd bundle build first"},
+		{[]string{"serve", "--bundle-url", "oci://"}, false, "want oci://host[:port]/repository"},
 		{[]string{"token", "new", "--name", "ci", "--scope", "decide:*"}, true, "line for the tokens file:\nci sha256:"},
 		{[]string{"token", "new", "--name", "ci", "--scope", "admin"}, false, `scope "admin": unknown`},
 		{[]string{"replay", "--merchant", "crmjetty", "--candidate", PoliciesDir(), "--data-dir", filepath.Join(t.TempDir(), "typo")}, false, "no decision log at"},

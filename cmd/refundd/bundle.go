@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/refundd/refundd/bundles"
 )
@@ -17,6 +21,7 @@ import (
 const bundleUsage = `Usage:
   refundd bundle build [--policies DIR] [--out DIR] [--merchant ID] [--revision REV]
                        [--signing-key KEY [--signing-alg ALG] [--signing-key-id ID]]
+  refundd bundle push [--from DIR] [--merchant ID] [--service-config FILE] oci://HOST[:PORT]/REPOSITORY
   refundd bundle inspect FILE
   refundd bundle verify FILE --verification-key KEY [--verification-alg ALG] [--verification-key-id ID]
 `
@@ -29,6 +34,8 @@ func bundleCmd(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "build":
 		return bundleBuild(args[1:], stdout, stderr)
+	case "push":
+		return bundlePush(args[1:], stdout, stderr)
 	case "inspect":
 		return bundleInspect(args[1:], stdout, stderr)
 	case "verify":
@@ -135,6 +142,66 @@ func mergeIndex(path string, built bundles.Index) bundles.Index {
 	}
 	sort.Slice(merged.Bundles, func(i, j int) bool { return merged.Bundles[i].Merchant < merged.Bundles[j].Merchant })
 	return merged
+}
+
+// bundlePush publishes built bundles to an OCI registry, one tag per
+// merchant, where `refundd serve --bundle-url oci://...` finds them.
+func bundlePush(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("refundd bundle push", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: refundd bundle push [flags] oci://HOST[:PORT]/REPOSITORY\n\n"+
+			"Pushes the bundles of --from (as bundle build wrote them, index.json listing them) to an OCI\n"+
+			"registry, each merchant's bundle under a tag named after the merchant. A registry on a\n"+
+			"loopback address is reached over plain HTTP, any other over HTTPS.\n\n")
+		fs.PrintDefaults()
+	}
+	from := fs.String("from", "build/bundles", "directory of built bundles (with its index.json)")
+	merchant := fs.String("merchant", "", "push only this merchant's bundle")
+	service := fs.String("service-config", "", "OPA service configuration (JSON or YAML) with the registry's credentials, as serve's --bundle-service-config")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	raw, err := os.ReadFile(filepath.Join(*from, bundles.IndexFile))
+	if err != nil {
+		return fail(stderr, "refundd bundle push", fmt.Errorf("%w (run refundd bundle build first)", err))
+	}
+	var index bundles.Index
+	if err := json.Unmarshal(raw, &index); err != nil {
+		return fail(stderr, "refundd bundle push", fmt.Errorf("%s: %w", bundles.IndexFile, err))
+	}
+	built := map[string][]byte{}
+	for _, e := range index.Bundles {
+		if *merchant != "" && e.Merchant != *merchant {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(*from, filepath.Base(e.File)))
+		if err != nil {
+			return fail(stderr, "refundd bundle push", err)
+		}
+		built[e.Merchant] = b
+	}
+	if len(built) == 0 {
+		return fail(stderr, "refundd bundle push", fmt.Errorf("no bundle to push in %s", *from))
+	}
+	var conf []byte
+	if *service != "" {
+		if conf, err = os.ReadFile(*service); err != nil {
+			return fail(stderr, "refundd bundle push", err)
+		}
+	}
+	digests, err := bundles.Push(context.Background(), fs.Arg(0), conf, built)
+	for _, m := range slices.Sorted(maps.Keys(digests)) {
+		fmt.Fprintf(stdout, "%s:%s\t%s\n", strings.TrimSuffix(fs.Arg(0), "/"), m, digests[m])
+	}
+	if err != nil {
+		return fail(stderr, "refundd bundle push", err)
+	}
+	return 0
 }
 
 func bundleInspect(args []string, stdout, stderr io.Writer) int {

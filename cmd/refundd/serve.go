@@ -44,7 +44,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy source tree, served when no bundle source is given (env REFUNDD_POLICIES)")
 	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "reload the policy source tree when a file under it changes")
 	fs.StringVar(&cfg.Bundles, "bundles", cfg.Bundles, "directory of bundles, one <merchant>.tar.gz each (env REFUNDD_BUNDLES)")
-	fs.StringVar(&cfg.BundleURL, "bundle-url", cfg.BundleURL, "HTTP bundle server: a base URL holding index.json and the bundles (env REFUNDD_BUNDLE_URL)")
+	fs.StringVar(&cfg.BundleURL, "bundle-url", cfg.BundleURL, "remote bundles: an HTTP base URL holding index.json and the bundles, or an OCI repository oci://host/repository with a tag per merchant (env REFUNDD_BUNDLE_URL)")
 	fs.StringVar(&cfg.BundleService, "bundle-service-config", cfg.BundleService, "OPA service configuration (JSON or YAML) for --bundle-url: credentials (bearer, OAuth2, client TLS, cloud signing), TLS, headers")
 	fs.StringVar(&cfg.BundleCache, "bundle-cache", cfg.BundleCache, "where the last good bundles from --bundle-url are kept")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often --bundles and --bundle-url are checked for changes")

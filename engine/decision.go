@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,4 +259,47 @@ func (c catalog) localize(d *Decision, lang string) {
 	if d.LegalFloor != nil {
 		localizeFloor(d.LegalFloor, texts)
 	}
+}
+
+// Localize returns a logged decision document with its reasons',
+// obligations' and statutory rights' messages in lang ("en" or "fr"), taken
+// from the merchant's active catalog by their codes; every other field is
+// kept as logged. A code the catalog no longer has keeps its logged text.
+func (e *Engine) Localize(merchantID string, doc []byte, lang string) ([]byte, error) {
+	m := e.active.Load().merchants[merchantID]
+	if m == nil {
+		return nil, ErrUnknownMerchant
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &fields); err != nil {
+		return nil, fmt.Errorf("logged decision: %w", err)
+	}
+	texts := m.messages[lang]
+	for _, key := range []string{"reasons", "obligations"} {
+		raw, ok := fields[key]
+		if !ok {
+			continue
+		}
+		var list []Explained
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("logged decision %s: %w", key, err)
+		}
+		for i := range list {
+			if t, ok := texts[list[i].Code]; ok {
+				list[i].Message = t
+			}
+		}
+		fields[key], _ = json.Marshal(list)
+	}
+	if raw, ok := fields["legal_floor"]; ok {
+		var lf map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // amounts kept as written
+		if err := dec.Decode(&lf); err != nil {
+			return nil, fmt.Errorf("logged decision legal_floor: %w", err)
+		}
+		localizeFloor(lf, texts)
+		fields["legal_floor"], _ = json.Marshal(lf)
+	}
+	return json.Marshal(fields)
 }

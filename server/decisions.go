@@ -63,6 +63,17 @@ func (s *Server) getDecision(c *gin.Context) {
 		s.fail(c, "", errForbidden)
 		return
 	}
+	var problems []request.FieldError
+	values := c.Request.URL.Query()
+	checkParams(values, []string{"lang"}, &problems)
+	lang := values.Get("lang")
+	if lang != "" && lang != "en" && lang != "fr" {
+		problems = append(problems, request.FieldError{Field: "lang", Rule: "enum", Args: []string{"en", "fr"}})
+	}
+	if len(problems) > 0 {
+		s.fail(c, "", &request.ValidationError{Problems: problems})
+		return
+	}
 	rec, err := s.records.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.fail(c, "", err)
@@ -71,6 +82,16 @@ func (s *Server) getDecision(c *gin.Context) {
 	if !s.allowed(c, auth.Read, rec.Merchant) {
 		s.fail(c, "", errForbidden)
 		return
+	}
+	if lang != "" && s.decider.Known(rec.Merchant) {
+		// The texts of the merchant's live catalog; a merchant no longer
+		// served keeps the texts as logged.
+		doc, err := s.decider.Localize(rec.Merchant, rec.Decision, lang)
+		if err != nil {
+			s.fail(c, "", err)
+			return
+		}
+		rec.Decision = doc
 	}
 	c.JSON(http.StatusOK, rec)
 }

@@ -31,6 +31,8 @@ type Decider interface {
 	Known(merchant string) bool
 	Merchants() []engine.Status
 	Ready() bool
+	// Localize puts a logged decision document's texts in another language.
+	Localize(merchant string, doc []byte, lang string) ([]byte, error)
 }
 
 var _ Decider = (*engine.Engine)(nil)
@@ -131,12 +133,14 @@ func New(d Decider, opts Options) *Server {
 	r.Use(s.observe, s.recover, s.authenticate)
 	r.POST("/v1/merchants/:merchant/decisions", s.require(auth.Decide), s.decide(false))
 	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.require(auth.Decide), s.decide(true))
+	r.POST("/v1/merchants/:merchant/try", s.require(auth.Read), s.try)
 	r.GET("/v1/merchants", s.require(auth.Status), s.merchants)
 	r.POST("/v1/merchants/:merchant/impact", s.require(auth.Impact), s.impact)
 	r.GET("/v1/decisions", s.listDecisions)   // read scope: filters what it lists
 	r.GET("/v1/decisions/:id", s.getDecision) // read scope of the record's merchant
 	r.GET("/health", s.health)
 	r.GET("/ready", s.ready)
+	s.routeUI(r)
 	if opts.Gatherer != nil {
 		s.metricsHandler = gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 		r.GET("/metrics", s.require(auth.Metrics), s.metricsHandler)

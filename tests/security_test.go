@@ -118,6 +118,8 @@ func TestAccessControl(t *testing.T) {
 		{"GET", "/v1/merchants", "", nil, "ops", "crm"},
 		{"GET", "/v1/decisions?merchant=crmjetty", "", nil, "crm", "aomei"},
 		{"GET", "/v1/decisions/" + d.DecisionID, "", nil, "crm", "aomei"},
+		{"GET", "/v1/decisions/" + d.DecisionID + "?lang=fr", "", nil, "crm", "aomei"},
+		{"POST", "/v1/merchants/crmjetty/try", "application/json", claim, "crm", "aomei"},
 		{"POST", "/v1/merchants/crmjetty/impact", "application/gzip", candidate, "crm", "aomei"},
 		{"GET", "/metrics", "", nil, "ops", "crm"},
 		{"GET", "/v2/nothing", "", nil, "", ""},
@@ -140,7 +142,7 @@ func TestAccessControl(t *testing.T) {
 			t.Errorf("%s %s with %s's token: %d %s, want 200", r.method, r.path, r.right, status, body)
 		}
 	}
-	for _, open := range []string{"/health", "/ready"} {
+	for _, open := range []string{"/health", "/ready", "/ui/", "/ui/app.js"} {
 		if status, _, body := call(t, c, "GET", base+open, "", "", nil); status != 200 {
 			t.Errorf("%s without a token: %d %s", open, status, body)
 		}

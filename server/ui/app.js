@@ -15,7 +15,7 @@ const T = {
     none_logged: "No decision matches.", revision: "Revision", engine_time: "Engine time",
     refunded: "Refunded", withheld: "Withheld", line: "Line", amount: "Amount", code: "Code",
     reasons: "Reasons", obligations: "Obligations", none: "none",
-    legal_floor: "Statutory floor", country: "Country", shortfall: "Shortfall", grants: "Grants", last_day: "Last day", right: "Right", status: "Status", comparison: "Comparison",
+    legal_floor: "Statutory floor", country: "Country", shortfall: "Shortfall", mode: "Mode", grants: "Grants", last_day: "Last day", right: "Right", status: "Status", comparison: "Comparison",
     request: "Request as logged", explain: "Rules that fired (re-evaluated on the live policy)",
     explain_button: "Show the rules that fired", try_this: "Try this claim",
     live_revision: "live revision", rule: "Rule", location: "File and line",
@@ -36,7 +36,7 @@ const T = {
     none_logged: "Aucune décision ne correspond.", revision: "Révision", engine_time: "Temps moteur",
     refunded: "Remboursé", withheld: "Retenu", line: "Ligne", amount: "Montant", code: "Code",
     reasons: "Motifs", obligations: "Obligations", none: "aucun",
-    legal_floor: "Socle légal", country: "Pays", shortfall: "Manque", grants: "Accorde", last_day: "Dernier jour", right: "Droit", status: "Statut", comparison: "Comparaison",
+    legal_floor: "Socle légal", country: "Pays", shortfall: "Manque", mode: "Mode", grants: "Accorde", last_day: "Dernier jour", right: "Droit", status: "Statut", comparison: "Comparaison",
     request: "Demande telle que journalisée", explain: "Règles appliquées (réévaluées sur la politique en service)",
     explain_button: "Voir les règles appliquées", try_this: "Essayer cette demande",
     live_revision: "révision en service", rule: "Règle", location: "Fichier et ligne",
@@ -67,7 +67,7 @@ function el(tag, attrs, ...children) {
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -240,7 +240,7 @@ function floor(lf, cur) {
       el("dt", {}, t("country")), el("dd", {}, lf.jurisdiction || "—"),
       el("dt", {}, t("comparison")), el("dd", { id: "floor-comparison" }, lf.comparison || "—"),
       el("dt", {}, t("shortfall")), el("dd", { class: "num" }, typeof lf.shortfall === "number" ? money(lf.shortfall, cur) : "—"),
-      el("dt", {}, "mode"), el("dd", {}, lf.mode || "")),
+      el("dt", {}, t("mode")), el("dd", {}, lf.mode || "")),
     rows.length ? el("table", { id: "floor" },
       el("thead", {}, el("tr", {}, [t("right"), t("status"), t("comparison"), t("grants"), t("last_day"), t("code")].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows)) : null];
@@ -355,8 +355,8 @@ function renderImpact(rep) {
     el("tbody", {}, (rep.sample || []).map((c) => el("tr", {},
       el("td", {}, el("a", { href: "#/d/" + encodeURIComponent(c.decision_id) }, c.decision_id)),
       el("td", {}, when(c.time)),
-      el("td", {}, outcomeBadge(c.before.outcome), " ", money(c.before.refund.amount, c.before.refund.currency)),
-      el("td", {}, c.after ? [outcomeBadge(c.after.outcome), " ", money(c.after.refund.amount, c.after.refund.currency)] : "—")))));
+      el("td", {}, outcomeBadge(c.before.outcome), " ", c.before.remedy, " ", money(c.before.refund.amount, c.before.refund.currency)),
+      el("td", {}, c.after ? [outcomeBadge(c.after.outcome), " ", c.after.remedy, " ", money(c.after.refund.amount, c.after.refund.currency)] : "—")))));
   return el("section", {},
     el("dl", { class: "facts" },
       el("dt", {}, t("revision")), el("dd", {}, rep.candidate_revision),
@@ -379,6 +379,7 @@ function translateChrome() {
 }
 
 async function route() {
+  delete document.body.dataset.ready;
   notice("");
   translateChrome();
   const hash = location.hash.replace(/^#/, "") || "/";
@@ -409,5 +410,5 @@ document.getElementById("token-form").addEventListener("submit", (ev) => {
   state.merchants = null;
   route();
 });
-window.addEventListener("hashchange", () => { delete document.body.dataset.ready; route(); });
+window.addEventListener("hashchange", route);
 route();

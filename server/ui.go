@@ -82,4 +82,3 @@ func (s *Server) try(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"trial": true, "decision": d})
 }
-

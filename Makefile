@@ -21,6 +21,17 @@ COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 build: ## Build bin/refundd, its version stamped (refundd version)
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/refundd ./cmd/refundd
 
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE  ?= localhost/refundd:$(VERSION)
+
+.PHONY: image
+image: ## Build the container image (ENGINE=podman|docker, IMAGE=name:tag)
+	$(ENGINE) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+.PHONY: image-test
+image-test: ## Build the image and run it as deployed (read-only, non-root, tokens on), probing it over HTTP
+	ENGINE=$(ENGINE) scripts/image-test
+
 .PHONY: test
 # Locally, make test first regenerates docs/merchants.md, so an author's edit
 # needs no extra step; in CI (CI=true) it only checks that the committed page

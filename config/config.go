@@ -87,7 +87,6 @@ func Default() Config {
 	return Config{
 		Addr:              "127.0.0.1:8181",
 		Policies:          "policies/",
-		BundleCache:       "data/bundles",
 		PollInterval:      10 * time.Second,
 		MaxBackoff:        5 * time.Minute,
 		VerificationAlg:   "RS256",

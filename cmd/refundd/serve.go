@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -46,7 +47,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.Bundles, "bundles", cfg.Bundles, "directory of bundles, one <merchant>.tar.gz each (env REFUNDD_BUNDLES)")
 	fs.StringVar(&cfg.BundleURL, "bundle-url", cfg.BundleURL, "remote bundles: an HTTP base URL holding index.json and the bundles, or an OCI repository oci://host/repository with a tag per merchant (env REFUNDD_BUNDLE_URL)")
 	fs.StringVar(&cfg.BundleService, "bundle-service-config", cfg.BundleService, "OPA service configuration (JSON or YAML) for --bundle-url: credentials (bearer, OAuth2, client TLS, cloud signing), TLS, headers")
-	fs.StringVar(&cfg.BundleCache, "bundle-cache", cfg.BundleCache, "where the last good bundles from --bundle-url are kept")
+	fs.StringVar(&cfg.BundleCache, "bundle-cache", cfg.BundleCache, "where the last good bundles from --bundle-url are kept (default <data-dir>/bundles)")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often --bundles and --bundle-url are checked for changes")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest wait between polls after --bundle-url failures")
 	fs.BoolVar(&cfg.RequireTests, "require-tests", cfg.RequireTests, "a policy goes live only if its bundled Rego tests pass")
@@ -249,7 +250,7 @@ func policySource(cfg config.Config, log *slog.Logger) (bundles.Policies, string
 			}
 		}
 		return &bundles.HTTPSource{URL: cfg.BundleURL, Interval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff,
-			CacheDir: cfg.BundleCache, Verification: v, Service: service, Log: log}, cfg.BundleURL, nil
+			CacheDir: cmp.Or(cfg.BundleCache, filepath.Join(cfg.DataDir, "bundles")), Verification: v, Service: service, Log: log}, cfg.BundleURL, nil
 	case cfg.Bundles != "":
 		return &bundles.DirSource{Dir: cfg.Bundles, Interval: cfg.PollInterval, Verification: v, Log: log}, cfg.Bundles, nil
 	}

@@ -27,6 +27,7 @@ type Metrics struct {
 	LogQueue         prometheus.Gauge
 	Uploads          *prometheus.CounterVec
 	UploadDrops      prometheus.Counter
+	FloorComparisons *prometheus.CounterVec
 }
 
 // New registers refundd's metrics, with the Go and process collectors, on reg.
@@ -97,7 +98,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Decision events not uploaded because the collector was down too long (they stay in the store).",
 		}),
 	}
-	reg.MustRegister(m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
+	m.FloorComparisons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refundd_floor_comparisons_total",
+		Help: "Decisions by how the merchant's decision compares with the statutory floor (below, meets, indeterminate, not_applicable) and the merchant's floor mode.",
+	}, []string{"merchant", "comparison", "mode"})
+	reg.MustRegister(m.FloorComparisons, m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
 		m.Activations, m.LastActivation,
 		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue,
 		m.Uploads, m.UploadDrops,
@@ -113,6 +118,12 @@ func (m *Metrics) ObserveDecision(merchant, outcome, remedy, currency string, re
 	if refunded > 0 {
 		m.Refunded.WithLabelValues(merchant, currency).Add(float64(refunded))
 	}
+}
+
+// ObserveFloor counts a decision's comparison with the statutory floor;
+// both values were checked by the engine against their closed sets.
+func (m *Metrics) ObserveFloor(merchant, comparison, mode string) {
+	m.FloorComparisons.WithLabelValues(merchant, comparison, mode).Inc()
 }
 
 // Activation counts a policy activation attempt.

@@ -215,6 +215,10 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		}
 		if s.metrics != nil {
 			s.metrics.ObserveDecision(merchant, d.Outcome, d.Remedy, d.Refund.Currency, d.Refund.Amount, d.Duration.Seconds())
+			if comparison, ok := d.LegalFloor["comparison"].(string); ok {
+				mode, _ := d.LegalFloor["mode"].(string)
+				s.metrics.ObserveFloor(merchant, comparison, mode)
+			}
 		}
 		if out == nil || explain {
 			if out, err = json.Marshal(d); err != nil {

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -20,6 +21,7 @@ func TestFloorEndToEnd(t *testing.T) {
 			t.Logf("server log:\n%s", logs)
 		}
 	}()
+	counted := map[string]int{} // refundd_floor_comparisons_total series, by what was answered
 	for _, ex := range examples {
 		t.Run(ex.Name, func(t *testing.T) {
 			status, native := post(t, base+"/v1/merchants/"+ex.Merchant+"/decisions", string(ex.Request))
@@ -28,6 +30,12 @@ func TestFloorEndToEnd(t *testing.T) {
 			if status != 200 || status2 != 200 || json.Unmarshal(wrapped, &env) != nil {
 				t.Fatalf("%d %s / %d %s", status, native, status2, wrapped)
 			}
+			var d struct {
+				LegalFloor struct{ Comparison, Mode string } `json:"legal_floor"`
+			}
+			if json.Unmarshal(native, &d) == nil && d.LegalFloor.Comparison != "" {
+				counted[fmt.Sprintf(`refundd_floor_comparisons_total{comparison=%q,merchant=%q,mode=%q}`, d.LegalFloor.Comparison, ex.Merchant, d.LegalFloor.Mode)] += 2
+			}
 			for shape, body := range map[string][]byte{"native": native, "data API": env.Result} {
 				got, err := SummarizeFloor(body, ex.Want)
 				if err != nil || !reflect.DeepEqual(got, ex.Want) {
@@ -35,5 +43,15 @@ func TestFloorEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Every answered comparison is counted once per decision, by merchant and mode.
+	m := scrape(t, base)
+	if len(counted) < 2 {
+		t.Fatalf("the examples gave %d comparison series", len(counted))
+	}
+	for series, n := range counted {
+		if v := metricValue(m, series); v != float64(n) {
+			t.Errorf("%s = %v, want %d", series, v, n)
+		}
 	}
 }

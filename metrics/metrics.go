@@ -169,3 +169,34 @@ func (m *Metrics) UploadDropped(events int) { m.UploadDrops.Add(float64(events))
 func (m *Metrics) ObserveHTTP(status int, handler, method string, seconds float64) {
 	m.HTTPDuration.WithLabelValues(strconv.Itoa(status), handler, method).Observe(seconds)
 }
+
+// merchantsCollector reports at each scrape whether each configured
+// merchant has a policy serving.
+type merchantsCollector struct {
+	desc   *prometheus.Desc
+	status func() map[string]bool
+}
+
+func (c *merchantsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *merchantsCollector) Collect(ch chan<- prometheus.Metric) {
+	for id, active := range c.status() {
+		v := 0.0
+		if active {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, id)
+	}
+}
+
+// WatchMerchants registers refundd_merchant_active{merchant}: 1 while the
+// merchant has a policy serving, 0 while it is configured but has none.
+// status is read at each scrape and lists configured merchants only.
+func WatchMerchants(reg prometheus.Registerer, status func() map[string]bool) {
+	reg.MustRegister(&merchantsCollector{
+		desc: prometheus.NewDesc("refundd_merchant_active",
+			"1 while the merchant has a policy serving, 0 while it is configured but has none (it is answered 404 and keeps /ready at 503).",
+			[]string{"merchant"}, nil),
+		status: status,
+	})
+}

@@ -135,6 +135,13 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	eng := engine.New(engine.Options{Logger: log, Observer: m, RequireTests: cfg.RequireTests})
+	metrics.WatchMerchants(reg, func() map[string]bool {
+		active := map[string]bool{}
+		for _, st := range eng.Merchants() {
+			active[st.ID] = st.Active
+		}
+		return active
+	})
 	source, origin, err := policySource(cfg, log)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ image-test: ## Build the image and run it as deployed (read-only, non-root, toke
 # Locally, make test first regenerates docs/merchants.md, so an author's edit
 # needs no extra step; in CI (CI=true) it only checks that the committed page
 # is up to date.
-test: $(if $(CI),,docs) go-lint rego-lint rego-test go-test fuzz-short ## Everything: Go and Rego formatting, checks and tests
+test: $(if $(CI),,docs) go-lint rego-lint rego-test go-test fuzz-short deploy-check ## Everything: Go and Rego formatting, checks and tests
 
 .PHONY: test-postgres
 test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server
@@ -55,6 +55,10 @@ go-lint: ## gofmt and go vet
 .PHONY: go-test
 go-test: ## Go tests with the race detector (engine, server, end to end)
 	$(GO) test -race -count=1 ./...
+
+.PHONY: deploy-check
+deploy-check: ## Kubernetes overlays, Grafana dashboard and Prometheus alerts, checked offline (deploy/check)
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 .PHONY: rego-lint
 rego-lint: ## opa fmt and opa check --strict over the policies

@@ -210,7 +210,7 @@ func activateBundle(ctx context.Context, t Target, raw []byte, origin, merchant 
 // An OCI registry (URL oci://host[:port]/repository) holds one tag per
 // merchant in one repository, as `refundd bundle push` writes them; the
 // repository's tag list says which merchants there are (tags that are not
-// merchant ids, such as "latest", are left alone), and each merchant's tag
+// merchant ids, such as "v1.2", are left alone), and each merchant's tag
 // has an OPA OCI downloader of its own, which goes live when the bundle
 // layer's digest changes.
 //

@@ -169,20 +169,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			s.fail(c, "", engine.ErrUnknownMerchant)
 			return
 		}
-		if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
-			s.fail(c, merchant, err)
-			return
-		}
-		body, err := readBody(c, s.maxBody)
-		if err != nil {
-			s.fail(c, merchant, err)
-			return
-		}
-		decode := request.Decode
-		if dataAPI {
-			decode = request.DecodeDataAPI
-		}
-		req, err := decode(body)
+		req, err := s.decodeBody(c, dataAPI)
 		if err != nil {
 			s.fail(c, merchant, err)
 			return
@@ -231,6 +218,22 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 	}
+}
+
+// decodeBody reads a decision request: its content type, its size bound,
+// and the strict decoder of the route's shape.
+func (s *Server) decodeBody(c *gin.Context, dataAPI bool) (*request.Request, error) {
+	if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
+		return nil, err
+	}
+	body, err := readBody(c, s.maxBody)
+	if err != nil {
+		return nil, err
+	}
+	if dataAPI {
+		return request.DecodeDataAPI(body)
+	}
+	return request.Decode(body)
 }
 
 func (s *Server) health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -60,16 +60,7 @@ func (s *Server) try(c *gin.Context) {
 		s.fail(c, merchant, &request.ValidationError{Problems: problems})
 		return
 	}
-	if err := checkContentType(c.GetHeader("Content-Type")); err != nil {
-		s.fail(c, merchant, err)
-		return
-	}
-	body, err := readBody(c, s.maxBody)
-	if err != nil {
-		s.fail(c, merchant, err)
-		return
-	}
-	req, err := request.Decode(body)
+	req, err := s.decodeBody(c, false)
 	if err != nil {
 		s.fail(c, merchant, err)
 		return

@@ -156,6 +156,7 @@ func httpTable(cases []tests.Case, duration time.Duration, concurrency int) erro
 		{name: "refundd --decision-log async", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--data-dir", filepath.Join(work, "data-async"), "--decision-log", "async")},
 		{name: "opa run --server", path: dataAPI, cmd: exec.Command(opa, "run", "--server", "--log-level", "error", policies)},
 		{name: "opa run --server, GOGC=400", path: dataAPI, cmd: opaTuned},
+		{name: "refundd --log-wal", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--data-dir", filepath.Join(work, "data-wal"), "--log-wal")},
 	}
 	for _, s := range servers {
 		addr, err := freeAddr()
@@ -216,6 +217,7 @@ func httpTable(cases []tests.Case, duration time.Duration, concurrency int) erro
 	}
 	fmt.Printf("\nrefundd / OPA: %.2f× the requests per second, p99 %s against %s (async decision log: %.2f×, p99 %s); against OPA with GOGC=400: %.2f× (async %.2f×).\n",
 		rps[0]/rps[2], us(p99s[0]), us(p99s[2]), rps[1]/rps[2], us(p99s[1]), rps[0]/rps[3], rps[1]/rps[3])
+	fmt.Printf("With the write-ahead log (durable, --log-wal): %.2f× OPA, p99 %s.\n", rps[4]/rps[2], us(p99s[4]))
 	if disagree > 0 {
 		return fmt.Errorf("%d cases decided differently", disagree)
 	}

@@ -32,13 +32,17 @@ type Config struct {
 	RequireTests  bool
 	// DecisionLog is durable (a decision is answered once its record is
 	// committed), async (bounded queue, drops counted) or off.
-	DecisionLog  string
-	DataDir      string // the embedded SQLite decision log lives here
-	DBURL        string // a PostgreSQL URL: the decision log lives there instead
-	LogQueue     int
-	LogBatch     int
-	LogDelay     time.Duration // group commit: how long a commit may wait for company
-	LogRetention time.Duration
+	DecisionLog string
+	DataDir     string // the embedded SQLite decision log lives here
+	DBURL       string // a PostgreSQL URL: the decision log lives there instead
+	LogQueue    int
+	LogBatch    int
+	LogDelay    time.Duration // group commit: how long a commit may wait for company
+	// LogWAL commits records to a write-ahead log in DataDir/wal and
+	// indexes the store from it every LogIndexInterval (durable mode).
+	LogWAL           bool
+	LogIndexInterval time.Duration
+	LogRetention     time.Duration
 	// UploadURL, if set, receives every committed record in OPA's decision
 	// log format (gzip JSON arrays), every UploadInterval.
 	UploadURL       string
@@ -95,6 +99,7 @@ func Default() Config {
 		LogQueue:          10000,
 		LogBatch:          512,
 		LogDelay:          time.Millisecond,
+		LogIndexInterval:  100 * time.Millisecond,
 		LogRetention:      90 * 24 * time.Hour,
 		UploadInterval:    5 * time.Second,
 		VerificationKID:   "refundd",
@@ -198,6 +203,12 @@ func (c Config) Validate() error {
 		}
 		if c.LogQueue < 1 || c.LogBatch < 1 {
 			errs = append(errs, fmt.Errorf("log-queue %d, log-batch %d: must be positive", c.LogQueue, c.LogBatch))
+		}
+		if c.LogWAL && (c.DecisionLog != "durable" || c.DataDir == "") {
+			errs = append(errs, errors.New("log-wal: applies to the durable decision log, and needs data-dir for its segments"))
+		}
+		if c.LogIndexInterval <= 0 || c.LogIndexInterval > time.Hour {
+			errs = append(errs, fmt.Errorf("log-index-interval %s: must be from 1ns to 1h", c.LogIndexInterval))
 		}
 		if c.LogDelay < 0 || c.LogDelay > time.Second {
 			errs = append(errs, fmt.Errorf("log-commit-delay %s: must be from 0 to 1s", c.LogDelay))

@@ -2,9 +2,11 @@ package decisionlog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,6 +45,16 @@ type Options struct {
 	Logger      *slog.Logger
 	// Uploader, if set, is given every committed batch.
 	Uploader *Uploader
+	// WALDir, if set (durable mode only), puts a write-ahead log there: a
+	// group of records is committed by one append and one fdatasync to the
+	// WAL, and the store is indexed from it in the background, in batches
+	// gathered for IndexInterval (100 ms by default). Records committed but
+	// not yet indexed are found by Get.
+	WALDir        string
+	IndexInterval time.Duration
+	// WALSegmentBytes is the size of a WAL segment; DefaultSegmentBytes
+	// when 0.
+	WALSegmentBytes int64
 }
 
 // Logger writes records with group commit: while one transaction commits,
@@ -64,6 +76,19 @@ type Logger struct {
 	mu       sync.RWMutex // guards closed against sends on a closed queue
 	closed   bool
 	done     chan struct{}
+
+	// With a WAL: records committed to it and not yet indexed in the
+	// store, by decision id, and the batches the indexer has yet to write.
+	wal           *WAL
+	indexInterval time.Duration
+	pendingMu     sync.Mutex
+	pending       map[string]Record
+	toIndex       []Record
+	toIndexEnd    WALPosition
+	indexSignal   chan struct{}
+	indexStop     chan struct{}
+	indexDone     chan struct{}
+	closeWAL      sync.Once
 }
 
 type entry struct {
@@ -90,8 +115,145 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 	}
 	l := &Logger{store: store, mode: opts.Mode, maxBatch: opts.MaxBatch, delay: opts.CommitDelay, queue: make(chan entry, opts.QueueSize),
 		obs: opts.Observer, log: opts.Logger, upload: opts.Uploader, done: make(chan struct{})}
+	if opts.WALDir != "" {
+		if opts.Mode != Durable {
+			return nil, fmt.Errorf("decision log WAL: applies to the durable mode, not %s", opts.Mode)
+		}
+		w, committed, err := OpenWAL(opts.WALDir, opts.WALSegmentBytes)
+		if err != nil {
+			return nil, err
+		}
+		l.wal = w
+		l.indexInterval = opts.IndexInterval
+		if l.indexInterval <= 0 {
+			l.indexInterval = 100 * time.Millisecond
+		}
+		l.pending = map[string]Record{}
+		l.indexSignal = make(chan struct{}, 1)
+		l.indexStop = make(chan struct{})
+		l.indexDone = make(chan struct{})
+		// What the WAL holds past its checkpoint was committed and perhaps
+		// not indexed: it is indexed first, and readable meanwhile.
+		if len(committed) > 0 {
+			recs := make([]Record, len(committed))
+			for i, c := range committed {
+				recs[i] = c.Record
+			}
+			l.queueIndex(recs, committed[len(committed)-1].End)
+			l.log.Info("decision log: indexing records committed to the WAL before start", "records", len(recs))
+		}
+		go l.index()
+	}
 	go l.run()
 	return l, nil
+}
+
+// queueIndex makes recs readable by Get and hands them to the indexer;
+// end is the WAL position after the last.
+func (l *Logger) queueIndex(recs []Record, end WALPosition) {
+	l.pendingMu.Lock()
+	for _, r := range recs {
+		l.pending[r.DecisionID] = r
+	}
+	l.toIndex = append(l.toIndex, recs...)
+	l.toIndexEnd = end
+	l.pendingMu.Unlock()
+	select {
+	case l.indexSignal <- struct{}{}:
+	default:
+	}
+}
+
+// Pending returns a record committed to the WAL and not yet indexed.
+func (l *Logger) Pending(id string) (Record, bool) {
+	if l == nil || l.wal == nil {
+		return Record{}, false
+	}
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	r, ok := l.pending[id]
+	r.Time = r.Time.UTC() // as the store gives it
+	return r, ok
+}
+
+// indexBatch bounds one transaction of the indexer.
+const indexBatch = 4096
+
+// index writes what the WAL committed into the store, in large batches,
+// until Close; a store that fails is retried (the records stay readable
+// and in the WAL meanwhile), and at Close what could not be indexed stays
+// in the WAL for the next start.
+func (l *Logger) index() {
+	defer close(l.indexDone)
+	stopping := false
+	for {
+		if !stopping {
+			select {
+			case <-l.indexSignal:
+				// Gather for a while: fewer, larger transactions.
+				select {
+				case <-time.After(l.indexInterval):
+				case <-l.indexStop:
+					stopping = true
+				}
+			case <-l.indexStop:
+				stopping = true
+			}
+		}
+		l.pendingMu.Lock()
+		recs, end := l.toIndex, l.toIndexEnd
+		l.toIndex = nil
+		l.pendingMu.Unlock()
+		if len(recs) > 0 {
+			if err := l.indexRecords(recs, stopping); err != nil {
+				l.log.Error("decision log: records left in the WAL, to be indexed at the next start", "records", len(recs), "error", err.Error())
+				return
+			}
+			if err := l.wal.Checkpoint(end); err != nil {
+				l.log.Error("decision log: WAL checkpoint", "error", err.Error())
+			}
+			l.pendingMu.Lock()
+			for _, r := range recs {
+				delete(l.pending, r.DecisionID)
+			}
+			l.pendingMu.Unlock()
+		}
+		if stopping {
+			l.pendingMu.Lock()
+			left := len(l.toIndex)
+			l.pendingMu.Unlock()
+			if left == 0 {
+				return
+			}
+		}
+	}
+}
+
+// indexRecords writes recs to the store in batches, retrying a failing
+// store with backoff (a few times only once stopping).
+func (l *Logger) indexRecords(recs []Record, stopping bool) error {
+	for start := 0; start < len(recs); start += indexBatch {
+		batch := recs[start:min(start+indexBatch, len(recs))]
+		wait := 10 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := l.store.Write(ctx, batch)
+			cancel()
+			if err == nil {
+				break
+			}
+			if stopping && attempt >= 5 {
+				return err
+			}
+			l.log.Error("decision log: indexing failed; retrying", "records", len(batch), "error", err.Error())
+			if l.obs != nil {
+				l.obs.LogBatch(len(batch), 0, err)
+			}
+			time.Sleep(wait)
+			wait = min(wait*2, 5*time.Second)
+		}
+	}
+	return nil
 }
 
 // Mode is the logger's mode.
@@ -199,7 +361,12 @@ func (l *Logger) run() {
 			recs = append(recs, e.rec)
 		}
 		start := time.Now()
-		err := l.write(recs)
+		var err error
+		if l.wal != nil {
+			err = l.commitWAL(recs)
+		} else {
+			err = l.write(recs)
+		}
 		if l.obs != nil {
 			l.obs.LogBatch(len(recs), time.Since(start), err)
 			l.obs.LogQueueDepth(len(l.queue))
@@ -215,6 +382,25 @@ func (l *Logger) run() {
 			}
 		}
 	}
+}
+
+// commitWAL commits a batch to the WAL: one append, one fdatasync; then
+// the records are readable and queued for indexing.
+func (l *Logger) commitWAL(recs []Record) error {
+	payloads := make([][]byte, len(recs))
+	for i := range recs {
+		b, err := json.Marshal(recs[i])
+		if err != nil {
+			return err
+		}
+		payloads[i] = b
+	}
+	end, err := l.wal.Append(payloads)
+	if err != nil {
+		return err
+	}
+	l.queueIndex(slices.Clone(recs), end)
+	return nil
 }
 
 // write commits a batch, retrying briefly: a locked or restarting database
@@ -242,6 +428,28 @@ func (l *Logger) Close() {
 	}
 	l.mu.Unlock()
 	<-l.done
+	if l.wal != nil {
+		l.closeWAL.Do(func() {
+			close(l.indexStop)
+			<-l.indexDone
+			_ = l.wal.Close()
+		})
+	}
+}
+
+// Reader reads the decision log: the store, and the records a Logger has
+// committed to its WAL but not yet indexed there (found by Get).
+type Reader struct {
+	*Store
+	Logger *Logger
+}
+
+// Get returns one record, from the WAL's pending records or the store.
+func (r Reader) Get(ctx context.Context, id string) (Record, error) {
+	if rec, ok := r.Logger.Pending(id); ok {
+		return rec, nil
+	}
+	return r.Store.Get(ctx, id)
 }
 
 // Prune deletes, every interval, the records older than retention, until

@@ -181,7 +181,8 @@ func (s *Store) Kind() string { return s.kind }
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Write commits records in one transaction.
+// Write commits records in one transaction; a record already there (by
+// decision id) is left as it is.
 func (s *Store) Write(ctx context.Context, recs []Record) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -190,7 +191,8 @@ func (s *Store) Write(ctx context.Context, recs []Record) error {
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO decisions
 		(decision_id, ts, merchant, revision, outcome, remedy, currency, refunded, engine_ns, request, decision)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (decision_id) DO NOTHING`) // a record indexed again from the WAL
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,25 @@ import (
 
 // TestDurableLogSurvivesSIGKILL kills the server with SIGKILL while clients
 // post decisions, restarts it on the same data directory, and finds every
-// decision that had been answered 200 in the log with its full record.
+// decision that had been answered 200 in the log with its full record: with
+// the store committed directly, and with the write-ahead log killed between
+// its fdatasync and any indexing (an indexer told to wait an hour).
 func TestDurableLogSurvivesSIGKILL(t *testing.T) {
 	cases := setup(t)
+	for _, variant := range []struct {
+		name          string
+		before, after []string
+	}{
+		{"store", nil, nil},
+		{"wal killed before indexing", []string{"--log-wal", "--log-index-interval", "1h"}, []string{"--log-wal"}},
+	} {
+		t.Run(variant.name, func(t *testing.T) { survivesSIGKILL(t, cases, variant.before, variant.after) })
+	}
+}
+
+func survivesSIGKILL(t *testing.T, cases []Case, before, after []string) {
 	dataDir := t.TempDir()
-	base, cmd, logs := startServer(t, binary, "--policies", PoliciesDir(), "--data-dir", dataDir)
+	base, cmd, logs := startServer(t, binary, append([]string{"--policies", PoliciesDir(), "--data-dir", dataDir}, before...)...)
 	defer func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs)
@@ -67,7 +81,7 @@ func TestDurableLogSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("only %d decisions answered before the kill", len(oks))
 	}
 
-	base, _, _ = startServer(t, binary, "--policies", PoliciesDir(), "--data-dir", dataDir)
+	base, _, logs = startServer(t, binary, append([]string{"--policies", PoliciesDir(), "--data-dir", dataDir}, after...)...)
 	missing := 0
 	for _, a := range oks {
 		resp, err := http.Get(base + "/v1/decisions/" + a.id)
@@ -96,5 +110,16 @@ func TestDurableLogSurvivesSIGKILL(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d answered decisions missing or incomplete after SIGKILL", missing, len(oks))
 	}
+	// And they reach the store itself, which the listing reads.
+	want := min(len(oks), 1000)
+	waitFor(t, "the answered decisions in the store", func() bool {
+		resp, err := http.Get(base + "/v1/decisions?limit=1000")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var page struct{ Decisions []json.RawMessage }
+		return json.NewDecoder(resp.Body).Decode(&page) == nil && len(page.Decisions) >= want
+	})
 	t.Logf("%d decisions answered before SIGKILL, all in the log after restart", len(oks))
 }

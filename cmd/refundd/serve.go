@@ -77,6 +77,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.LogQueue, "log-queue", cfg.LogQueue, "decision records that may wait to be committed")
 	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
 	fs.DurationVar(&cfg.LogDelay, "log-commit-delay", cfg.LogDelay, "under concurrent traffic, how long a decision log commit waits for more records (0: never)")
+	fs.BoolVar(&cfg.LogWAL, "log-wal", cfg.LogWAL, "durable mode: commit records to a write-ahead log in <data-dir>/wal (one fdatasync per group) and index the store from it in the background")
+	fs.DurationVar(&cfg.LogIndexInterval, "log-index-interval", cfg.LogIndexInterval, "with --log-wal, how long the indexer gathers committed records before writing them to the store")
 	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
 	fs.StringVar(&cfg.UploadURL, "decision-log-upload", cfg.UploadURL, "also send committed records, in OPA's decision log format, to this collector URL")
 	fs.DurationVar(&cfg.UploadInterval, "decision-log-upload-interval", cfg.UploadInterval, "how often records are sent to --decision-log-upload")
@@ -177,15 +179,20 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 				Labels: map[string]string{"app": "refundd", "instance": host}, Observer: m, Logger: log})
 			defer uploader.Close() // after the logger: its last batches are uploaded too
 		}
+		walDir := ""
+		if cfg.LogWAL {
+			walDir = filepath.Join(cfg.DataDir, "wal")
+		}
 		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),
-			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log, Uploader: uploader})
+			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log, Uploader: uploader,
+			WALDir: walDir, IndexInterval: cfg.LogIndexInterval})
 		if err != nil {
 			return err
 		}
 		defer dlog.Close() // after the server has drained: every answered decision is written
 		go decisionlog.Prune(ctx, store, cfg.LogRetention, time.Hour, time.Now, log)
 		v := verification(cfg)
-		opts.DecisionLog, opts.Records = dlog, store
+		opts.DecisionLog, opts.Records = dlog, decisionlog.Reader{Store: store, Logger: dlog}
 		opts.Impact = func(ctx context.Context, merchant string, raw []byte, ro replay.Options) (*replay.Report, error) {
 			candidate, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, v,
 				bundles.Limits{Bytes: cfg.ImpactMaxBytes, Files: cfg.ImpactMaxFiles, DataValues: bundles.DefaultLimits.DataValues})
@@ -194,7 +201,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 			}
 			return replay.Run(ctx, store, candidate, rev, ro)
 		}
-		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind())
+		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind(), "wal", walDir)
 	}
 	if tokens != nil { // a nil *auth.File in the interface would not read as "no authentication"
 		opts.Auth = tokens

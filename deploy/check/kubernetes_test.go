@@ -220,6 +220,9 @@ func TestKubernetesOverlays(t *testing.T) {
 				if data == nil || data.PersistentVolumeClaim == nil || data.EmptyDir != nil {
 					t.Errorf("single: /data is %+v, want the persistent volume claim only", data)
 				}
+				if !slices.Contains(c.Args, "--log-wal") {
+					t.Error("single: the write-ahead log (--log-wal) belongs on the claim with SQLite")
+				}
 			case "ha":
 				hpa := o.hpas["refundd"]
 				if *d.Spec.Replicas < 2 || hpa == nil || hpa.Spec.ScaleTargetRef.Name != "refundd" || hpa.Spec.ScaleTargetRef.Kind != "Deployment" ||

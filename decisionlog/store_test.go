@@ -95,8 +95,15 @@ func TestWriteGet(t *testing.T) {
 			if _, err := s.Get(ctx, "nope"); err != ErrNotFound {
 				t.Errorf("missing id: %v", err)
 			}
-			if err := s.Write(ctx, []Record{want}); err == nil {
-				t.Error("a decision id was written twice")
+			// A record written again (indexed again from the WAL after a
+			// crash) is no error, and never replaces the first.
+			again := want
+			again.Outcome, again.Refunded = "deny", 0
+			if err := s.Write(ctx, []Record{again}); err != nil {
+				t.Errorf("a record written again: %v", err)
+			}
+			if got, _ := s.Get(ctx, want.DecisionID); !reflect.DeepEqual(got, want) {
+				t.Errorf("a record written again replaced the first: %+v", got)
 			}
 		})
 	}

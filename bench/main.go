@@ -34,6 +34,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,16 +48,25 @@ import (
 
 func main() {
 	duration := flag.Duration("duration", 10*time.Second, "load duration per server")
-	concurrency := flag.Int("concurrency", 8, "concurrent clients")
+	concurrency := flag.String("concurrency", "8,32", "concurrent clients: the HTTP table is run at each level")
 	decisions := flag.Int("decisions", 20000, "in-process decisions per merchant")
 	flag.Parse()
-	if err := run(*duration, *concurrency, *decisions); err != nil {
+	var levels []int
+	for _, f := range strings.Split(*concurrency, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -concurrency %q: want positive integers separated by commas\n", *concurrency)
+			os.Exit(2)
+		}
+		levels = append(levels, n)
+	}
+	if err := run(*duration, levels, *decisions); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, concurrency, decisions int) error {
+func run(duration time.Duration, levels []int, decisions int) error {
 	cases, err := tests.LoadCases()
 	if err != nil {
 		return err
@@ -65,7 +75,12 @@ func run(duration time.Duration, concurrency, decisions int) error {
 	if err := engineTable(cases, decisions); err != nil {
 		return err
 	}
-	return httpTable(cases, duration, concurrency)
+	for _, c := range levels {
+		if err := httpTable(cases, duration, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // engineTable times engine.Decide per merchant over its cases.
@@ -74,7 +89,7 @@ func engineTable(cases []tests.Case, n int) error {
 	if err != nil {
 		return err
 	}
-	e := engine.New(engine.Options{})
+	e := engine.New(engine.Options{Evaluator: engine.EvaluatorCompiled})
 	if err := e.LoadTree(context.Background(), tree); err != nil {
 		return err
 	}
@@ -91,28 +106,31 @@ func engineTable(cases []tests.Case, n int) error {
 		byMerchant[c.Merchant] = append(byMerchant[c.Merchant], req)
 	}
 	fmt.Printf("## engine.Decide, in process (%d decisions per merchant over its %s cases)\n\n", n, "tests/cases")
-	fmt.Println("| merchant | cases | median | p99 | mean | B/op | allocs/op |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| merchant | evaluator | cases | median | p99 | mean | B/op | allocs/op |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	ctx := context.Background()
 	for _, m := range merchants {
 		reqs := byMerchant[m]
-		lat := make([]time.Duration, n)
-		for i := range n {
-			start := time.Now()
-			if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], engine.DecideOptions{}); err != nil {
-				return err
+		for _, ev := range []string{engine.EvaluatorTopdown, engine.EvaluatorCompiled} {
+			opts := engine.DecideOptions{Topdown: ev == engine.EvaluatorTopdown}
+			lat := make([]time.Duration, n)
+			for i := range n {
+				start := time.Now()
+				if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], opts); err != nil {
+					return err
+				}
+				lat[i] = time.Since(start)
 			}
-			lat[i] = time.Since(start)
+			res := testing.Benchmark(func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					_, _ = e.Decide(ctx, m, reqs[i%len(reqs)], opts)
+				}
+			})
+			slices.Sort(lat)
+			fmt.Printf("| %s | %s | %d | %s | %s | %s | %d | %d |\n", m, ev, len(reqs), us(lat[n/2]), us(lat[n*99/100]),
+				us(time.Duration(res.NsPerOp())), res.AllocedBytesPerOp(), res.AllocsPerOp())
 		}
-		res := testing.Benchmark(func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				_, _ = e.Decide(ctx, m, reqs[i%len(reqs)], engine.DecideOptions{})
-			}
-		})
-		slices.Sort(lat)
-		fmt.Printf("| %s | %d | %s | %s | %s | %d | %d |\n", m, len(reqs), us(lat[n/2]), us(lat[n*99/100]),
-			us(time.Duration(res.NsPerOp())), res.AllocedBytesPerOp(), res.AllocsPerOp())
 	}
 	fmt.Println()
 	return nil
@@ -157,6 +175,8 @@ func httpTable(cases []tests.Case, duration time.Duration, concurrency int) erro
 		{name: "opa run --server", path: dataAPI, cmd: exec.Command(opa, "run", "--server", "--log-level", "error", policies)},
 		{name: "opa run --server, GOGC=400", path: dataAPI, cmd: opaTuned},
 		{name: "refundd --log-wal", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--data-dir", filepath.Join(work, "data-wal"), "--log-wal")},
+		{name: "refundd --log-wal --evaluator compiled", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--data-dir", filepath.Join(work, "data-wal-compiled"), "--log-wal", "--evaluator", "compiled")},
+		{name: "refundd --decision-log off --evaluator compiled", path: dataAPI, cmd: exec.Command(bin, "serve", "--log-level", "error", "--policies", policies, "--decision-log", "off", "--evaluator", "compiled")},
 	}
 	for _, s := range servers {
 		addr, err := freeAddr()
@@ -217,7 +237,8 @@ func httpTable(cases []tests.Case, duration time.Duration, concurrency int) erro
 	}
 	fmt.Printf("\nrefundd / OPA: %.2f× the requests per second, p99 %s against %s (async decision log: %.2f×, p99 %s); against OPA with GOGC=400: %.2f× (async %.2f×).\n",
 		rps[0]/rps[2], us(p99s[0]), us(p99s[2]), rps[1]/rps[2], us(p99s[1]), rps[0]/rps[3], rps[1]/rps[3])
-	fmt.Printf("With the write-ahead log (durable, --log-wal): %.2f× OPA, p99 %s.\n", rps[4]/rps[2], us(p99s[4]))
+	fmt.Printf("With the write-ahead log (durable, --log-wal): %.2f× OPA, p99 %s; and the compiled evaluator: %.2f×, p99 %s; compiled with the log off: %.2f×, p99 %s.\n",
+		rps[4]/rps[2], us(p99s[4]), rps[5]/rps[2], us(p99s[5]), rps[6]/rps[2], us(p99s[6]))
 	if disagree > 0 {
 		return fmt.Errorf("%d cases decided differently", disagree)
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	PollInterval  time.Duration
 	MaxBackoff    time.Duration
 	RequireTests  bool
+	// Evaluator is topdown (OPA's evaluator) or compiled (each merchant's
+	// plan run by refundd's IR evaluator, topdown where it cannot).
+	Evaluator string
 	// DecisionLog is durable (a decision is answered once its record is
 	// committed), async (bounded queue, drops counted) or off.
 	DecisionLog string
@@ -100,6 +103,7 @@ func Default() Config {
 		LogBatch:          512,
 		LogDelay:          time.Millisecond,
 		LogIndexInterval:  100 * time.Millisecond,
+		Evaluator:         "topdown",
 		LogRetention:      90 * 24 * time.Hour,
 		UploadInterval:    5 * time.Second,
 		VerificationKID:   "refundd",
@@ -148,6 +152,9 @@ func (c Config) Validate() error {
 		} else if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("bundle-url %q: must be an http or https URL, or oci://host/repository", c.BundleURL))
 		}
+	}
+	if c.Evaluator != "topdown" && c.Evaluator != "compiled" {
+		errs = append(errs, fmt.Errorf("evaluator %q: must be topdown or compiled", c.Evaluator))
 	}
 	if c.PollInterval <= 0 || c.MaxBackoff < c.PollInterval {
 		errs = append(errs, fmt.Errorf("poll-interval %s, max-backoff %s: want 0 < poll-interval <= max-backoff", c.PollInterval, c.MaxBackoff))

@@ -19,7 +19,7 @@ import (
 // compile builds one merchant's prepared query from the shared lib, the
 // message catalog and the merchant's own modules and data, nothing else.
 // With requireTests, the source's tests must be there and pass.
-func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merchant, error) {
+func compile(ctx context.Context, src *bundles.Source, requireTests bool, evaluator string) (*merchant, error) {
 	if !bundles.MerchantIDPattern.MatchString(src.Merchant) {
 		return nil, fmt.Errorf("merchant id %q: must match %s", src.Merchant, bundles.MerchantIDPattern)
 	}
@@ -72,7 +72,17 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool) (*merc
 	if err != nil {
 		return nil, err
 	}
-	return &merchant{id: src.Merchant, query: pq, messages: msgs, mask: mask}, nil
+	m := &merchant{id: src.Merchant, query: pq, messages: msgs, mask: mask, evaluator: EvaluatorTopdown}
+	if evaluator == EvaluatorCompiled {
+		// A plan the compiled evaluator cannot run leaves the merchant on
+		// topdown, saying why.
+		if prog, err := planCompiled(ctx, c, store, decision, data); err != nil {
+			m.fallback = err.Error()
+		} else {
+			m.compiled, m.evaluator = prog, EvaluatorCompiled
+		}
+	}
+	return m, nil
 }
 
 // copyModules copies parsed modules for a compiler, which rewrites them in

@@ -29,6 +29,7 @@ import (
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/decisionlog"
+	"github.com/refundd/refundd/engine/ireval"
 	"github.com/refundd/refundd/request"
 )
 
@@ -58,6 +59,10 @@ type Options struct {
 	RequireTests bool
 	// Observer hears of every activation attempt; optional.
 	Observer Observer
+	// Evaluator is EvaluatorTopdown (the default) or EvaluatorCompiled:
+	// each merchant's plan run by package ireval, where it can be, and
+	// topdown otherwise (Status says which and why).
+	Evaluator string
 }
 
 // Observer hears of activation attempts, for metrics.
@@ -73,6 +78,7 @@ type Engine struct {
 	log          *slog.Logger
 	now          func() time.Time
 	requireTests bool
+	evaluator    string
 	observer     Observer
 	ids          idSource
 }
@@ -104,6 +110,9 @@ type merchant struct {
 	revision    string
 	activatedAt time.Time
 	query       rego.PreparedEvalQuery
+	compiled    *ireval.Program // nil: topdown serves
+	evaluator   string
+	fallback    string // why the compiled evaluator does not serve, when asked to
 	messages    catalog
 	mask        decisionlog.Mask
 }
@@ -115,6 +124,11 @@ type Status struct {
 	Revision    string    `json:"revision,omitempty"`
 	ActivatedAt time.Time `json:"activated_at,omitzero"`
 	Origin      string    `json:"origin,omitempty"`
+	// Evaluator is what decides for the merchant: topdown or compiled;
+	// EvaluatorFallback says why the compiled evaluator was asked for and
+	// could not serve.
+	Evaluator         string `json:"evaluator,omitempty"`
+	EvaluatorFallback string `json:"evaluator_fallback,omitempty"`
 	// LastError is why the last activation failed, if it did; the active
 	// revision, if any, kept serving.
 	LastError      string    `json:"last_error,omitempty"`
@@ -130,7 +144,7 @@ func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{log: opts.Logger, now: opts.Now, requireTests: opts.RequireTests, observer: opts.Observer}
+	e := &Engine{log: opts.Logger, now: opts.Now, requireTests: opts.RequireTests, observer: opts.Observer, evaluator: opts.Evaluator}
 	e.active.Store(&snapshot{merchants: map[string]*merchant{}, status: map[string]Status{}})
 	return e
 }
@@ -156,7 +170,7 @@ func (e *Engine) Activate(ctx context.Context, src *bundles.Source) error {
 	if known && st.FailedRevision == src.Revision && st.LastError != "" {
 		return errors.New(st.LastError)
 	}
-	m, err := compile(ctx, src, e.requireTests)
+	m, err := compile(ctx, src, e.requireTests, e.evaluator)
 	if err != nil {
 		err = fmt.Errorf("activate %s revision %s: %w", src.Merchant, src.Revision, err)
 		e.fail(src.Merchant, src.Revision, src.Origin, err)
@@ -165,7 +179,8 @@ func (e *Engine) Activate(ctx context.Context, src *bundles.Source) error {
 	m.revision, m.activatedAt = src.Revision, e.now().UTC()
 	e.update(func(s *snapshot) {
 		s.merchants[src.Merchant] = m
-		s.status[src.Merchant] = Status{ID: src.Merchant, Active: true, Revision: m.revision, ActivatedAt: m.activatedAt, Origin: src.Origin}
+		s.status[src.Merchant] = Status{ID: src.Merchant, Active: true, Revision: m.revision, ActivatedAt: m.activatedAt, Origin: src.Origin,
+			Evaluator: m.evaluator, EvaluatorFallback: m.fallback}
 	})
 	e.log.Info("policy activated", "merchant", src.Merchant, "revision", src.Revision, "origin", src.Origin)
 	if e.observer != nil {
@@ -304,9 +319,15 @@ func (e *Engine) Known(merchantID string) bool {
 type DecideOptions struct {
 	// Lang is the language of the messages: "fr", or English for any other.
 	Lang string
-	// Explain lists the policy rules that fired, with their file and line.
+	// Explain lists the policy rules that fired, with their file and line
+	// (always evaluated by topdown, which traces).
 	Explain bool
+	// Topdown evaluates with topdown even where the compiled evaluator
+	// serves: the reference the differential tests compare with.
+	Topdown bool
 }
+
+var errUndefined = errors.New("decision is undefined for this request (a policy rule failed, or named a code without a message text)")
 
 // Decide evaluates req under merchant's active policy. The decision is
 // checked against the contract before it is returned.
@@ -320,20 +341,35 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
 	}
-	evalOpts := []rego.EvalOption{rego.EvalParsedInput(input)}
 	var tracer *topdown.BufferTracer
-	if opts.Explain {
-		tracer = topdown.NewBufferTracer()
-		evalOpts = append(evalOpts, rego.EvalQueryTracer(tracer))
+	var value any
+	if m.compiled != nil && !opts.Explain && !opts.Topdown {
+		v, err := m.compiled.Eval(ctx, input)
+		if err != nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: err}
+		}
+		if v == nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
+		}
+		if value, err = ast.JSONWithOpt(v, ast.JSONOpt{SortSets: true}); err != nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: err}
+		}
+	} else {
+		evalOpts := []rego.EvalOption{rego.EvalParsedInput(input)}
+		if opts.Explain {
+			tracer = topdown.NewBufferTracer()
+			evalOpts = append(evalOpts, rego.EvalQueryTracer(tracer))
+		}
+		rs, err := m.query.Eval(ctx, evalOpts...)
+		if err != nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: err}
+		}
+		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
+		}
+		value = rs[0].Expressions[0].Value
 	}
-	rs, err := m.query.Eval(ctx, evalOpts...)
-	if err != nil {
-		return nil, &PolicyError{Merchant: merchantID, Err: err}
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, &PolicyError{Merchant: merchantID, Err: errors.New("decision is undefined for this request (a policy rule failed, or named a code without a message text)")}
-	}
-	d, err := parseDecision(rs[0].Expressions[0].Value, req)
+	d, err := parseDecision(value, req)
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: err}
 	}

@@ -170,33 +170,48 @@ func (m *Metrics) ObserveHTTP(status int, handler, method string, seconds float6
 	m.HTTPDuration.WithLabelValues(strconv.Itoa(status), handler, method).Observe(seconds)
 }
 
-// merchantsCollector reports at each scrape whether each configured
-// merchant has a policy serving.
-type merchantsCollector struct {
-	desc   *prometheus.Desc
-	status func() map[string]bool
+// MerchantState is what refundd_merchant_active and
+// refundd_merchant_evaluator report of a configured merchant.
+type MerchantState struct {
+	Active    bool
+	Evaluator string // topdown or compiled; empty while it has no policy
 }
 
-func (c *merchantsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+// merchantsCollector reports at each scrape whether each configured
+// merchant has a policy serving, and which evaluator decides for it.
+type merchantsCollector struct {
+	active, evaluator *prometheus.Desc
+	status            func() map[string]MerchantState
+}
+
+func (c *merchantsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.active; ch <- c.evaluator }
 
 func (c *merchantsCollector) Collect(ch chan<- prometheus.Metric) {
-	for id, active := range c.status() {
+	for id, st := range c.status() {
 		v := 0.0
-		if active {
+		if st.Active {
 			v = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, id)
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, v, id)
+		if st.Evaluator != "" {
+			ch <- prometheus.MustNewConstMetric(c.evaluator, prometheus.GaugeValue, 1, id, st.Evaluator)
+		}
 	}
 }
 
-// WatchMerchants registers refundd_merchant_active{merchant}: 1 while the
-// merchant has a policy serving, 0 while it is configured but has none.
-// status is read at each scrape and lists configured merchants only.
-func WatchMerchants(reg prometheus.Registerer, status func() map[string]bool) {
+// WatchMerchants registers refundd_merchant_active{merchant} (1 while the
+// merchant has a policy serving, 0 while it is configured but has none)
+// and refundd_merchant_evaluator{merchant,evaluator} (1 for the evaluator
+// deciding for it). status is read at each scrape and lists configured
+// merchants only.
+func WatchMerchants(reg prometheus.Registerer, status func() map[string]MerchantState) {
 	reg.MustRegister(&merchantsCollector{
-		desc: prometheus.NewDesc("refundd_merchant_active",
+		active: prometheus.NewDesc("refundd_merchant_active",
 			"1 while the merchant has a policy serving, 0 while it is configured but has none (it is answered 404 and keeps /ready at 503).",
 			[]string{"merchant"}, nil),
+		evaluator: prometheus.NewDesc("refundd_merchant_evaluator",
+			"1 for the evaluator deciding for the merchant: topdown, or compiled (topdown where the compiled evaluator was asked for and cannot run the merchant's plan).",
+			[]string{"merchant", "evaluator"}, nil),
 		status: status,
 	})
 }

@@ -100,6 +100,7 @@ func Roots(merchant string) []string {
 		"merchants/" + merchant,
 		"messages",
 		"floor",
+		"cases/" + merchant,
 	}
 }
 
@@ -127,6 +128,9 @@ func Build(src *Source, revision string, signing *Signing) (*bundle.Bundle, erro
 	}
 	if len(src.Floor) > 0 {
 		b.Data["floor"] = src.Floor
+	}
+	if len(src.Cases) > 0 {
+		b.Data["cases"] = map[string]any{src.Merchant: src.Cases}
 	}
 	for _, group := range [][]Module{src.Lib, src.Modules, src.Tests} {
 		for _, m := range group {
@@ -221,8 +225,8 @@ func fromBundle(b *bundle.Bundle) (*Source, error) {
 		return nil, errors.New("no lib modules")
 	}
 	for key := range b.Data {
-		if key != "merchants" && key != "messages" && key != "floor" {
-			return nil, fmt.Errorf("data.%s: a bundle's data is merchants.<id>, messages and floor only", key)
+		if key != "merchants" && key != "messages" && key != "floor" && key != "cases" {
+			return nil, fmt.Errorf("data.%s: a bundle's data is merchants.<id>, messages, floor and cases.<id> only", key)
 		}
 	}
 	merchants, _ := b.Data["merchants"].(map[string]any)
@@ -237,6 +241,13 @@ func fromBundle(b *bundle.Bundle) (*Source, error) {
 	}
 	src.Messages, _ = b.Data["messages"].(map[string]any)
 	src.Floor, _ = b.Data["floor"].(map[string]any)
+	cases, _ := b.Data["cases"].(map[string]any)
+	for id := range cases {
+		if id != src.Merchant {
+			return nil, fmt.Errorf("data.cases.%s: not this bundle's merchant (%s)", id, src.Merchant)
+		}
+	}
+	src.Cases, _ = cases[src.Merchant].(map[string]any)
 	for _, ms := range [][]Module{src.Lib, src.Modules, src.Tests} {
 		sortModules(ms)
 	}

@@ -58,6 +58,11 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(paths(got.Tests), paths(src.Tests)) || len(got.Tests) == 0 {
 		t.Errorf("tests %v, want %v", paths(got.Tests), paths(src.Tests))
 	}
+	// The merchant's cases travel with it, for the compiled evaluator's
+	// check at activation.
+	if len(got.Cases) == 0 || len(got.Cases) != len(src.Cases) {
+		t.Errorf("%d cases read back, %d built", len(got.Cases), len(src.Cases))
+	}
 	if !reflect.DeepEqual(got.Data, src.Data) {
 		t.Errorf("data differs")
 	}

@@ -15,12 +15,12 @@ import (
 )
 
 func TestCheckArchive(t *testing.T) {
-	limits := bundles.Limits{Bytes: 1 << 20, Files: 50, DataValues: 1000}
+	limits := bundles.Limits{Bytes: 1 << 20, Files: 50, DataValues: 5000}
 	many := make([]tests.Entry, 51)
 	for i := range many {
 		many[i] = tests.TextEntry(fmt.Sprintf("/merchants/x/f%d.rego", i), "package x")
 	}
-	bigArray := "[" + strings.Repeat("0,", 1000) + "0]"
+	bigArray := "[" + strings.Repeat("0,", 5000) + "0]"
 	for _, tc := range []struct {
 		name    string
 		raw     []byte
@@ -31,7 +31,7 @@ func TestCheckArchive(t *testing.T) {
 		{"many files", tests.TarGz(t, many...), true},
 		{"unpacked total", tests.TarGz(t, tests.ZeroEntry("/a.rego", 600<<10), tests.ZeroEntry("/b.rego", 600<<10)), true},
 		{"huge array in little data", tests.TarGz(t, tests.TextEntry("/merchants/x/data.json", bigArray)), true},
-		{"data at the bound", tests.TarGz(t, tests.TextEntry("/merchants/x/data.json", "["+strings.Repeat("0,", 998)+"0]")), false},
+		{"data at the bound", tests.TarGz(t, tests.TextEntry("/merchants/x/data.json", "["+strings.Repeat("0,", 4998)+"0]")), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := bundles.CheckArchive(tc.raw, limits)

@@ -19,4 +19,10 @@ type Source struct {
 	// Floor is the statutory floor's law data (periods, holidays, article
 	// codes), served at data.floor; its modules (floor/...) are in Lib.
 	Floor map[string]any
+	// Cases are requests (by case name) that the compiled evaluator must
+	// decide as topdown does before it may serve this source: the
+	// merchant's case set (tests/cases/<merchant>/ beside the policy tree),
+	// shipped in its bundle at data.cases.<merchant> and never given to the
+	// policy.
+	Cases map[string]any
 }

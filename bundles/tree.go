@@ -12,6 +12,7 @@
 package bundles
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +55,10 @@ type Tree struct {
 	Messages  map[string]any
 	Floor     map[string]any // the floor's law data
 	Merchants map[string]*Merchant
+	// Cases are each merchant's case requests, by name, from CasesDir
+	// (tests/cases beside the tree, when there is one).
+	Cases    map[string]map[string]any
+	CasesDir string
 	// Errors holds the merchants whose own files failed to load. The others
 	// are in Merchants and can be served.
 	Errors map[string]error
@@ -115,7 +120,41 @@ func LoadTree(dir string) (*Tree, error) {
 	if len(t.Merchants)+len(t.Errors) == 0 {
 		return nil, fmt.Errorf("policy tree %s: no merchant under merchants/", dir)
 	}
+	t.CasesDir = filepath.Join(dir, "..", "tests", "cases")
+	if t.Cases, err = loadCases(t.CasesDir); err != nil {
+		return nil, fmt.Errorf("policy tree %s: %w", dir, err)
+	}
 	return t, nil
+}
+
+// loadCases reads dir/<merchant>/*.json, each a case with a "request": the
+// requests by merchant and case name. A missing dir has none.
+func loadCases(dir string) (map[string]map[string]any, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var c struct {
+			Request map[string]any `json:"request"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&c); err != nil || c.Request == nil {
+			return nil, fmt.Errorf("case %s: no request object (%v)", f, err)
+		}
+		merchant := filepath.Base(filepath.Dir(f))
+		if out[merchant] == nil {
+			out[merchant] = map[string]any{}
+		}
+		out[merchant][strings.TrimSuffix(filepath.Base(f), ".json")] = c.Request
+	}
+	return out, nil
 }
 
 func loadMerchant(root, id string) (*Merchant, error) {
@@ -181,6 +220,7 @@ func (t *Tree) Source(id string) *Source {
 		Data:     m.Data,
 		Messages: t.Messages,
 		Floor:    t.Floor,
+		Cases:    t.Cases[id],
 	}
 	sortModules(s.Tests)
 	s.Revision = "policies@" + s.ContentHash()

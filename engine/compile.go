@@ -76,7 +76,11 @@ func compile(ctx context.Context, src *bundles.Source, requireTests bool, evalua
 	if evaluator == EvaluatorCompiled {
 		// A plan the compiled evaluator cannot run leaves the merchant on
 		// topdown, saying why.
-		if prog, err := planCompiled(ctx, c, store, decision, data); err != nil {
+		prog, err := planCompiled(ctx, c, store, decision, data)
+		if err == nil {
+			err = agreeOnCases(ctx, pq, prog, src.Cases)
+		}
+		if err != nil {
 			m.fallback = err.Error()
 		} else {
 			m.compiled, m.evaluator = prog, EvaluatorCompiled

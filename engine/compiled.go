@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -11,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 
 	"github.com/refundd/refundd/engine/ireval"
+	"github.com/refundd/refundd/request"
 )
 
 // Evaluators: topdown is OPA's own evaluator; compiled runs the merchant's
@@ -50,6 +54,42 @@ func (irNoEval) Eval(context.Context, *rego.EvalContext, ast.Value) (ast.Value, 
 }
 
 func init() { rego.RegisterPlugin(irTarget, irPlugin{}) }
+
+// agreeOnCases decides every case of the source with topdown and with the
+// compiled program: the program may serve only if they agree on each (the
+// whole document, or both failing). Requests the API would refuse are
+// skipped.
+func agreeOnCases(ctx context.Context, pq rego.PreparedEvalQuery, prog *ireval.Program, cases map[string]any) error {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		body, err := json.Marshal(cases[name])
+		if err != nil {
+			return err
+		}
+		req, err := request.Decode(body)
+		if err != nil {
+			continue
+		}
+		input, err := ast.InterfaceToValue(req.Input)
+		if err != nil {
+			return err
+		}
+		var want ast.Value
+		rs, werr := pq.Eval(ctx, rego.EvalParsedInput(input))
+		if werr == nil && len(rs) > 0 && len(rs[0].Expressions) > 0 {
+			if want, werr = ast.InterfaceToValue(rs[0].Expressions[0].Value); werr != nil {
+				return werr
+			}
+		}
+		got, gerr := prog.Eval(ctx, input)
+		switch {
+		case (werr != nil) != (gerr != nil):
+			return fmt.Errorf("case %s: the compiled evaluator and topdown disagree (errors: %v, %v)", name, gerr, werr)
+		case werr == nil && (want == nil) != (got == nil), want != nil && got != nil && ast.Compare(want, got) != 0:
+			return fmt.Errorf("case %s: the compiled evaluator decides otherwise than topdown", name)
+		}
+	}
+	return nil
+}
 
 // planCompiled plans the decision query over the compiled modules and binds
 // the merchant's data into the plan.

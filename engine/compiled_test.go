@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/refundd/refundd/bundles"
 	"github.com/refundd/refundd/engine"
@@ -193,7 +196,6 @@ func FuzzCompiledAgrees(f *testing.F) {
 	})
 }
 
-
 // BenchmarkEvaluators decides every shared case of each merchant with
 // topdown and with the compiled evaluator.
 func BenchmarkEvaluators(b *testing.B) {
@@ -225,4 +227,55 @@ func BenchmarkEvaluators(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestCompiledFallsBack: a plan the compiled evaluator cannot run (here a
+// `with` modifier), or one that decides a shipped case otherwise than
+// topdown, leaves the merchant on topdown, and Status says why.
+func TestCompiledFallsBack(t *testing.T) {
+	tree, err := bundles.LoadTree(tests.PoliciesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(engine.Options{Evaluator: engine.EvaluatorCompiled})
+	ctx := context.Background()
+
+	src := *tree.Source("aomei")
+	mod := src.Modules[0]
+	// decision is guarded by a rule that uses `with`: the same decisions.
+	raw := strings.Replace(string(mod.Raw), "data.messages.en)\n", "data.messages.en) if {\n\twith_helper\n}\n", 1)
+	mod.Raw = []byte(raw + "\nwith_helper if {\n\tcount(input) >= 0 with input as {}\n}\n")
+	parsed, err := ast.ParseModuleWithOpts(mod.Path, string(mod.Raw), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod.Parsed = parsed
+	src.Modules = []bundles.Module{mod}
+	src.Revision = "with"
+	if err := e.Activate(ctx, &src); err != nil {
+		t.Fatal(err)
+	}
+	st := statusOf(e, "aomei")
+	if st.Evaluator != engine.EvaluatorTopdown || !strings.Contains(st.EvaluatorFallback, "WithStmt") {
+		t.Errorf("a plan with `with`: %+v", st)
+	}
+	// Still decides, with topdown.
+	cases, _ := tests.LoadCases()
+	for _, c := range cases {
+		if c.Merchant == "aomei" {
+			if _, err := e.Decide(ctx, "aomei", decode(t, string(c.Request)), engine.DecideOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+}
+
+func statusOf(e *engine.Engine, id string) engine.Status {
+	for _, st := range e.Merchants() {
+		if st.ID == id {
+			return st
+		}
+	}
+	return engine.Status{}
 }

@@ -33,6 +33,8 @@ type Config struct {
 	// Evaluator is topdown (OPA's evaluator) or compiled (each merchant's
 	// plan run by refundd's IR evaluator, topdown where it cannot).
 	Evaluator string
+	// ShadowRate is the share of compiled decisions topdown decides again.
+	ShadowRate float64
 	// DecisionLog is durable (a decision is answered once its record is
 	// committed), async (bounded queue, drops counted) or off.
 	DecisionLog string
@@ -152,6 +154,9 @@ func (c Config) Validate() error {
 		} else if u, err := url.Parse(c.BundleURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("bundle-url %q: must be an http or https URL, or oci://host/repository", c.BundleURL))
 		}
+	}
+	if c.ShadowRate < 0 || c.ShadowRate > 1 {
+		errs = append(errs, fmt.Errorf("shadow-rate %v: must be from 0 to 1", c.ShadowRate))
 	}
 	if c.Evaluator != "topdown" && c.Evaluator != "compiled" {
 		errs = append(errs, fmt.Errorf("evaluator %q: must be topdown or compiled", c.Evaluator))

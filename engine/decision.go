@@ -30,6 +30,8 @@ type Decision struct {
 	Explanation []Fired `json:"explanation,omitempty"`
 	// Duration is the engine time the decision took.
 	Duration time.Duration `json:"-"`
+	// Evaluator is what decided: EvaluatorTopdown or EvaluatorCompiled.
+	Evaluator string `json:"-"`
 	// Mask is what the merchant's decision log leaves out of the request.
 	Mask decisionlog.Mask `json:"-"`
 }

@@ -343,7 +343,9 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	}
 	var tracer *topdown.BufferTracer
 	var value any
+	evaluator := EvaluatorTopdown
 	if m.compiled != nil && !opts.Explain && !opts.Topdown {
+		evaluator = EvaluatorCompiled
 		v, err := m.compiled.Eval(ctx, input)
 		if err != nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
@@ -377,7 +379,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	if err != nil {
 		return nil, fmt.Errorf("decision id: %w", err)
 	}
-	d.DecisionID, d.Merchant, d.Revision, d.Mask = id.String(), m.id, m.revision, m.mask
+	d.DecisionID, d.Merchant, d.Revision, d.Mask, d.Evaluator = id.String(), m.id, m.revision, m.mask, evaluator
 	m.messages.localize(d, opts.Lang)
 	if tracer != nil {
 		d.Explanation = fired(*tracer)

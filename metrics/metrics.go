@@ -28,6 +28,7 @@ type Metrics struct {
 	Uploads          *prometheus.CounterVec
 	UploadDrops      prometheus.Counter
 	FloorComparisons *prometheus.CounterVec
+	ShadowChecks     *prometheus.CounterVec
 }
 
 // New registers refundd's metrics, with the Go and process collectors, on reg.
@@ -102,7 +103,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "refundd_floor_comparisons_total",
 		Help: "Decisions by how the merchant's decision compares with the statutory floor (below, meets, indeterminate, not_applicable) and the merchant's floor mode.",
 	}, []string{"merchant", "comparison", "mode"})
-	reg.MustRegister(m.FloorComparisons, m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
+	m.ShadowChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "refundd_shadow_decisions_total",
+		Help: "Decisions of the compiled evaluator also made by topdown (--shadow-rate), by result: agree, disagree, or skipped (shadow capacity busy).",
+	}, []string{"merchant", "result"})
+	reg.MustRegister(m.ShadowChecks, m.FloorComparisons, m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
 		m.Activations, m.LastActivation,
 		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue,
 		m.Uploads, m.UploadDrops,

@@ -73,6 +73,10 @@ type Options struct {
 	// Now stamps decision records; time.Now by default. It never enters a
 	// decision.
 	Now func() time.Time
+	// ShadowRate is the share (0 to 1) of the compiled evaluator's
+	// decisions that topdown decides again, after the answer, to count
+	// disagreements.
+	ShadowRate float64
 }
 
 // Server serves the decision API.
@@ -101,6 +105,8 @@ type Server struct {
 	impactSlots   chan struct{}
 	impactTimeout time.Duration
 	maxBundle     int64
+	shadowRate    float64
+	shadowSlots   chan struct{}
 }
 
 // New builds the server and its routes.
@@ -126,7 +132,8 @@ func New(d Decider, opts Options) *Server {
 	}
 	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes,
 		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now,
-		auth: opts.Auth, hashKey: opts.LogHashKey, impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes}
+		auth: opts.Auth, hashKey: opts.LogHashKey, impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes,
+		shadowRate: opts.ShadowRate, shadowSlots: make(chan struct{}, shadowSlots)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -217,6 +224,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			out = append(append(append([]byte(`{"result":`), out...), `,"decision_id":"`...), d.DecisionID+`"}`...)
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+		s.shadow(merchant, req, d)
 	}
 }
 

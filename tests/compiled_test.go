@@ -14,7 +14,7 @@ import (
 // wants, and still explains with topdown on ?explain=true.
 func TestCompiledEvaluatorServes(t *testing.T) {
 	cases := setup(t)
-	base, _, logs := startServer(t, binary, "--policies", PoliciesDir(), "--decision-log", "off", "--evaluator", "compiled")
+	base, _, logs := startServer(t, binary, "--policies", PoliciesDir(), "--decision-log", "off", "--evaluator", "compiled", "--shadow-rate", "1")
 	defer func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs)
@@ -53,5 +53,29 @@ func TestCompiledEvaluatorServes(t *testing.T) {
 		if v := metricValue(m, `refundd_merchant_evaluator{evaluator="compiled",merchant="`+id+`"}`); v != 1 {
 			t.Errorf("refundd_merchant_evaluator for %s: %v", id, v)
 		}
+	}
+	// --shadow-rate 1: every compiled decision is decided again by
+	// topdown (unless the shadow capacity was busy), and they all agree.
+	perMerchant := map[string]int{}
+	for _, c := range cases {
+		perMerchant[c.Merchant]++
+	}
+	waitFor(t, "every decision shadowed", func() bool {
+		m := scrape(t, base)
+		for id, n := range perMerchant {
+			agree := metricValue(m, `refundd_shadow_decisions_total{merchant="`+id+`",result="agree"}`)
+			skipped := max(0, metricValue(m, `refundd_shadow_decisions_total{merchant="`+id+`",result="skipped"}`))
+			if agree+skipped < float64(n) {
+				return false
+			}
+		}
+		return true
+	})
+	m = scrape(t, base)
+	if metricValue(m, `refundd_shadow_decisions_total{merchant="crmjetty",result="agree"}`) < 1 {
+		t.Error("no crmjetty decision was shadowed")
+	}
+	if strings.Contains(m, `result="disagree"`) {
+		t.Errorf("shadow disagreements:\n%s", m)
 	}
 }

@@ -51,6 +51,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often --bundles and --bundle-url are checked for changes")
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest wait between polls after --bundle-url failures")
 	fs.BoolVar(&cfg.RequireTests, "require-tests", cfg.RequireTests, "a policy goes live only if its bundled Rego tests pass")
+	fs.Float64Var(&cfg.ShadowRate, "shadow-rate", cfg.ShadowRate, "share (0 to 1) of the compiled evaluator's decisions that topdown decides again after the answer; disagreements are counted (refundd_shadow_decisions_total) and logged with the decision id")
 	fs.StringVar(&cfg.Evaluator, "evaluator", cfg.Evaluator, "topdown (OPA's evaluator) or compiled (each merchant's query plan run by refundd's IR evaluator, 3-5x faster; topdown for a plan it cannot run, and for ?explain=true)")
 	fs.StringVar(&cfg.VerificationKey, "verification-key", cfg.VerificationKey, "public key file (PEM), or HS256 secret, every bundle must be signed with")
 	fs.StringVar(&cfg.VerificationAlg, "verification-alg", cfg.VerificationAlg, "signature algorithm of --verification-key: RS256, ES256, HS256...")
@@ -159,7 +160,8 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	}
 	go source.Run(ctx, eng)
 	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes,
-		ImpactTimeout: cfg.ImpactTimeout, ImpactConcurrency: cfg.ImpactConcurrency, MaxBundleBytes: cfg.ImpactMaxBytes}
+		ImpactTimeout: cfg.ImpactTimeout, ImpactConcurrency: cfg.ImpactConcurrency, MaxBundleBytes: cfg.ImpactMaxBytes,
+		ShadowRate: cfg.ShadowRate}
 	if cfg.DecisionLog != "off" {
 		store, err := openStore(cfg)
 		if err != nil {

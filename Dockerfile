@@ -28,7 +28,8 @@ RUN CGO_ENABLED=0 go build -trimpath \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
  && echo 'refundd:x:65532:65532:refundd:/data:/nonexistent' > /out/etc/passwd \
  && echo 'refundd:x:65532:' > /out/etc/group \
- && cp -r policies /out/policies
+ && cp -r policies /out/policies \
+ && mkdir -p /out/tests && cp -r tests/cases /out/tests/cases
 
 FROM scratch
 COPY --from=build /out/ /

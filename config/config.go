@@ -105,7 +105,7 @@ func Default() Config {
 		LogBatch:          512,
 		LogDelay:          time.Millisecond,
 		LogIndexInterval:  100 * time.Millisecond,
-		Evaluator:         "topdown",
+		Evaluator:         "compiled",
 		LogRetention:      90 * 24 * time.Hour,
 		UploadInterval:    5 * time.Second,
 		VerificationKID:   "refundd",

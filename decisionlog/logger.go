@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,6 +57,9 @@ type Options struct {
 	// WALSegmentBytes is the size of a WAL segment; DefaultSegmentBytes
 	// when 0.
 	WALSegmentBytes int64
+	// MaxGroupWait bounds how long a WAL group waits for decisions still
+	// being computed (2 ms by default).
+	MaxGroupWait time.Duration
 }
 
 // Logger writes records with group commit: while one transaction commits,
@@ -89,6 +94,26 @@ type Logger struct {
 	indexStop     chan struct{}
 	indexDone     chan struct{}
 	closeWAL      sync.Once
+	// computing counts the decisions begun (Begin) and not yet logged or
+	// abandoned: with a WAL, a group commits as soon as none is left to
+	// join it, rather than after a fixed delay.
+	computing atomic.Int64
+	groupWait time.Duration
+}
+
+// defaultGroupWait bounds how long a WAL group waits for decisions still
+// being computed, so that one slow evaluation never holds the others'
+// answers for long.
+const defaultGroupWait = 2 * time.Millisecond
+
+// Begin says a decision is being computed whose record is to be logged: a
+// WAL group commit waits for it to join. The function it returns says the
+// decision is computed (call it just before Log, or when giving up); it
+// may be called more than once.
+func (l *Logger) Begin() (computed func()) {
+	l.computing.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { l.computing.Add(-1) }) }
 }
 
 type entry struct {
@@ -124,6 +149,7 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 			return nil, err
 		}
 		l.wal = w
+		l.groupWait = cmp.Or(opts.MaxGroupWait, defaultGroupWait)
 		l.indexInterval = opts.IndexInterval
 		if l.indexInterval <= 0 {
 			l.indexInterval = 100 * time.Millisecond
@@ -324,7 +350,9 @@ func (l *Logger) run() {
 		batch = append(batch[:0], first)
 		var wait <-chan time.Time // nil: take only what is queued now
 		var timer *time.Timer
-		if l.delay > 0 && (grouped || l.mode == Async) {
+		if l.wal != nil {
+			batch = l.gather(batch)
+		} else if l.delay > 0 && (grouped || l.mode == Async) {
 			timer = time.NewTimer(l.delay)
 			wait = timer.C
 		}
@@ -382,6 +410,36 @@ func (l *Logger) run() {
 			}
 		}
 	}
+}
+
+// gather adds to a WAL group the records queued now, then those of the
+// decisions still being computed, for at most MaxGroupWait: the group
+// commits as soon as no decision is left to join it.
+func (l *Logger) gather(batch []entry) []entry {
+	deadline := time.Now().Add(l.groupWait)
+	for len(batch) < l.maxBatch {
+		select {
+		case e, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, e)
+			continue
+		default:
+		}
+		if l.computing.Load() <= 0 || time.Now().After(deadline) {
+			return batch
+		}
+		select {
+		case e, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, e)
+		case <-time.After(20 * time.Microsecond):
+		}
+	}
+	return batch
 }
 
 // commitWAL commits a batch to the WAL: one append, one fdatasync; then

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -219,5 +220,73 @@ func TestLoggerWAL(t *testing.T) {
 	}
 	if _, err := NewLogger(store, Options{Mode: Async, WALDir: walDir}); err == nil {
 		t.Error("a WAL in async mode was accepted")
+	}
+}
+
+type batchSizes struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchSizes) LogBatch(size int, _ time.Duration, err error) {
+	if err == nil {
+		b.mu.Lock()
+		b.sizes = append(b.sizes, size)
+		b.mu.Unlock()
+	}
+}
+func (b *batchSizes) LogDropped()       {}
+func (b *batchSizes) LogQueueDepth(int) {}
+
+// TestWALGroupsWhileComputing: a WAL group commit waits for the decisions
+// still being computed (Begin) and commits them together; with none left
+// computing, a record commits on its own.
+func TestWALGroupsWhileComputing(t *testing.T) {
+	dir := t.TempDir()
+	store, err := OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	obs := &batchSizes{}
+	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), Observer: obs, MaxGroupWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	// Six decisions begin; five are computed and logged one after the
+	// other: their group waits while the sixth is still computing.
+	var computed []func()
+	for range 6 {
+		computed = append(computed, l.Begin())
+	}
+	var wg sync.WaitGroup
+	for i := range 5 {
+		computed[i]()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Log(ctx, walRecord(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+		time.Sleep(5 * time.Millisecond) // each one queued alone, as if computed later
+	}
+	obs.mu.Lock()
+	early := len(obs.sizes)
+	obs.mu.Unlock()
+	if early != 0 {
+		t.Errorf("%d commits while a decision was still computing", early)
+	}
+	computed[5]() // the sixth gives up: nothing is left to wait for
+	wg.Wait()
+	if err := l.Log(ctx, walRecord(5)); err != nil { // alone: commits at once
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.sizes) != 2 || obs.sizes[0] != 5 || obs.sizes[1] != 1 {
+		t.Errorf("commits of %v records, want [5 1]", obs.sizes)
 	}
 }

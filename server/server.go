@@ -181,6 +181,11 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			s.fail(c, merchant, err)
 			return
 		}
+		computed := func() {}
+		if b, ok := s.declog.(interface{ Begin() func() }); ok {
+			computed = b.Begin() // the log's group commit waits for this decision
+		}
+		defer computed()
 		explain := c.Query("explain") == "true"
 		d, err := s.decider.Decide(c.Request.Context(), merchant, req,
 			engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: explain})
@@ -196,6 +201,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 				s.fail(c, merchant, err)
 				return
 			}
+			computed()
 			// Bounded: a stalled database gets a clean 503, not a timed-out
 			// connection.
 			ctx, cancel := context.WithTimeout(c.Request.Context(), logWait)

@@ -3,7 +3,6 @@ package decisionlog
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -447,11 +446,7 @@ func (l *Logger) gather(batch []entry) []entry {
 func (l *Logger) commitWAL(recs []Record) error {
 	payloads := make([][]byte, len(recs))
 	for i := range recs {
-		b, err := json.Marshal(recs[i])
-		if err != nil {
-			return err
-		}
-		payloads[i] = b
+		payloads[i] = AppendRecord(nil, &recs[i]) // the request and decision bytes as they are
 	}
 	end, err := l.wal.Append(payloads)
 	if err != nil {

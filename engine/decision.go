@@ -57,7 +57,7 @@ type Summary struct {
 // document as answered (without any explanation). Hashed fields are keyed
 // with hashKey.
 func (d *Decision) Record(req *request.Request, at time.Time, hashKey []byte) (decisionlog.Record, error) {
-	masked, err := d.Mask.Apply(req.Input, hashKey)
+	masked, err := d.Mask.Encode(req.Input, hashKey) // masked while encoded
 	if err != nil {
 		return decisionlog.Record{}, err
 	}

@@ -55,7 +55,7 @@ func TestEncodeIsApply(t *testing.T) {
 		sameEncoding(t, c.Name, req.Input)
 	}
 	sameEncoding(t, "escapes", map[string]any{
-		"claim": map[string]any{"id": "a<b>&\"c\\", "evidence": "line\nbreak\ttab\u2028sep\u2029\x01\x7f é 日本 \xff"},
+		"claim":    map[string]any{"id": "a<b>&\"c\\", "evidence": "line\nbreak\ttab\u2028sep\u2029\x01\x7f é 日本 \xff"},
 		"customer": map[string]any{"id": json.Number("12"), "type": nil, "flag": true, "list": []any{false, "x", map[string]any{"z": 1, "a": 2.5}}},
 		"a.b":      "a key with a dot",
 	})

@@ -91,9 +91,11 @@ fuzz-short: ## A short fuzzing pass over every decoder: 1,000 inputs each (part 
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=1000x
 
 .PHONY: bench
-bench: ## engine.Decide per merchant, then refundd against `opa run --server` under the same load
+bench: ## engine.Decide per merchant (both evaluators), refundd against `opa run --server` at 8 and 32 clients, replay of 100,000 decisions
 	$(GO) tool opa version > /dev/null
 	$(GO) run ./bench
+	@echo; echo "## Replay of 100,000 logged decisions (crmjetty, a candidate with a 14-day window)"; echo
+	@$(GO) test -run '^$$' -bench Replay100k -benchtime 1x ./replay | grep -E 'Benchmark|replay_s' 
 
 .PHONY: bench-scale
 bench-scale: ## Start-up, activation time and memory at 1, 100 and 1,000 merchants

@@ -54,8 +54,10 @@ func CandidateBundle(ctx context.Context, raw []byte, origin, merchant string, v
 	return compile(ctx, src)
 }
 
+// compile activates the candidate on the compiled evaluator (topdown where
+// it cannot run the plan or disagrees on the candidate's shipped cases).
 func compile(ctx context.Context, src *bundles.Source) (*engine.Engine, string, error) {
-	e := engine.New(engine.Options{})
+	e := engine.New(engine.Options{Evaluator: engine.EvaluatorCompiled})
 	if err := e.Activate(ctx, src); err != nil {
 		return nil, "", err
 	}

@@ -39,7 +39,7 @@ func loadEngine(t testing.TB, dir, merchant string) (*engine.Engine, string) {
 		t.Fatal(err)
 	}
 	src := tree.Source(merchant)
-	e := engine.New(engine.Options{})
+	e := engine.New(engine.Options{Evaluator: engine.EvaluatorCompiled})
 	if err := e.Activate(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}

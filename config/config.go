@@ -43,9 +43,10 @@ type Config struct {
 	LogQueue    int
 	LogBatch    int
 	LogDelay    time.Duration // group commit: how long a commit may wait for company
-	// LogWAL commits records to a write-ahead log in DataDir/wal and
-	// indexes the store from it every LogIndexInterval (durable mode).
-	LogWAL           bool
+	// LogWAL is on, off or auto (on with the SQLite store, off with
+	// PostgreSQL): records committed to a write-ahead log in DataDir/wal,
+	// the store indexed from it every LogIndexInterval (durable mode).
+	LogWAL           string
 	LogIndexInterval time.Duration
 	LogRetention     time.Duration
 	// UploadURL, if set, receives every committed record in OPA's decision
@@ -105,6 +106,7 @@ func Default() Config {
 		LogBatch:          512,
 		LogDelay:          time.Millisecond,
 		LogIndexInterval:  100 * time.Millisecond,
+		LogWAL:            "auto",
 		Evaluator:         "compiled",
 		LogRetention:      90 * 24 * time.Hour,
 		UploadInterval:    5 * time.Second,
@@ -123,6 +125,13 @@ func Default() Config {
 		LogFormat:         "json",
 		LogLevel:          "info",
 	}
+}
+
+// WAL tells whether the decision log commits to a write-ahead log: on, or
+// auto with the durable log in SQLite (the WAL then lives on the same disk;
+// PostgreSQL replicas often have no disk that outlives them).
+func (c Config) WAL() bool {
+	return c.DecisionLog == "durable" && c.DataDir != "" && (c.LogWAL == "on" || c.LogWAL == "auto" && c.DBURL == "")
 }
 
 // Validate reports every problem of c at once.
@@ -216,7 +225,10 @@ func (c Config) Validate() error {
 		if c.LogQueue < 1 || c.LogBatch < 1 {
 			errs = append(errs, fmt.Errorf("log-queue %d, log-batch %d: must be positive", c.LogQueue, c.LogBatch))
 		}
-		if c.LogWAL && (c.DecisionLog != "durable" || c.DataDir == "") {
+		switch {
+		case c.LogWAL != "auto" && c.LogWAL != "on" && c.LogWAL != "off":
+			errs = append(errs, fmt.Errorf("log-wal %q: must be auto, on or off", c.LogWAL))
+		case c.LogWAL == "on" && (c.DecisionLog != "durable" || c.DataDir == ""):
 			errs = append(errs, errors.New("log-wal: applies to the durable decision log, and needs data-dir for its segments"))
 		}
 		if c.LogIndexInterval <= 0 || c.LogIndexInterval > time.Hour {

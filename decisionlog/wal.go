@@ -43,8 +43,8 @@ type WALPosition struct {
 	Off int64  `json:"off"`
 }
 
-// DefaultSegmentBytes is the size of a WAL segment (64 MiB).
-const DefaultSegmentBytes = 64 << 20
+// DefaultSegmentBytes is the size of a WAL segment (16 MiB).
+const DefaultSegmentBytes = 16 << 20
 
 const (
 	frameHeader    = 8

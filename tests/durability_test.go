@@ -22,8 +22,8 @@ func TestDurableLogSurvivesSIGKILL(t *testing.T) {
 		name          string
 		before, after []string
 	}{
-		{"store", nil, nil},
-		{"wal killed before indexing", []string{"--log-wal", "--log-index-interval", "1h"}, []string{"--log-wal"}},
+		{"store", []string{"--log-wal", "off"}, []string{"--log-wal", "off"}},
+		{"wal killed before indexing", []string{"--log-wal", "on", "--log-index-interval", "1h"}, []string{"--log-wal", "on"}},
 	} {
 		t.Run(variant.name, func(t *testing.T) { survivesSIGKILL(t, cases, variant.before, variant.after) })
 	}

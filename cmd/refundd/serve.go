@@ -79,7 +79,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.LogQueue, "log-queue", cfg.LogQueue, "decision records that may wait to be committed")
 	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
 	fs.DurationVar(&cfg.LogDelay, "log-commit-delay", cfg.LogDelay, "under concurrent traffic, how long a decision log commit waits for more records (0: never)")
-	fs.BoolVar(&cfg.LogWAL, "log-wal", cfg.LogWAL, "durable mode: commit records to a write-ahead log in <data-dir>/wal (one fdatasync per group) and index the store from it in the background")
+	fs.StringVar(&cfg.LogWAL, "log-wal", cfg.LogWAL, "durable mode: commit records to a write-ahead log in <data-dir>/wal (one fdatasync per group) and index the store from it in the background: on, off, or auto (on with SQLite, off with --db-url)")
 	fs.DurationVar(&cfg.LogIndexInterval, "log-index-interval", cfg.LogIndexInterval, "with --log-wal, how long the indexer gathers committed records before writing them to the store")
 	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
 	fs.StringVar(&cfg.UploadURL, "decision-log-upload", cfg.UploadURL, "also send committed records, in OPA's decision log format, to this collector URL")
@@ -183,7 +183,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 			defer uploader.Close() // after the logger: its last batches are uploaded too
 		}
 		walDir := ""
-		if cfg.LogWAL {
+		if cfg.WAL() {
 			walDir = filepath.Join(cfg.DataDir, "wal")
 		}
 		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),

@@ -220,7 +220,7 @@ func TestKubernetesOverlays(t *testing.T) {
 				if data == nil || data.PersistentVolumeClaim == nil || data.EmptyDir != nil {
 					t.Errorf("single: /data is %+v, want the persistent volume claim only", data)
 				}
-				if !slices.Contains(c.Args, "--log-wal") {
+				if !slices.Contains(c.Args, "--log-wal=on") {
 					t.Error("single: the write-ahead log (--log-wal) belongs on the claim with SQLite")
 				}
 			case "ha":

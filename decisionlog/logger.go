@@ -59,6 +59,10 @@ type Options struct {
 	// MaxGroupWait bounds how long a WAL group waits for decisions still
 	// being computed (2 ms by default).
 	MaxGroupWait time.Duration
+	// MaxPending bounds the records committed to the WAL and not yet
+	// indexed (1,000,000 by default): past it, a store that does not keep
+	// up stops new records (503) before the disk fills.
+	MaxPending int
 }
 
 // Logger writes records with group commit: while one transaction commits,
@@ -90,14 +94,18 @@ type Logger struct {
 	toIndex       []Record
 	toIndexEnd    WALPosition
 	indexSignal   chan struct{}
+	indexKick     chan struct{} // index now, without gathering
+	committed     uint64        // batches queued for indexing (under pendingMu)
+	indexed       atomic.Uint64 // batches indexed
 	indexStop     chan struct{}
 	indexDone     chan struct{}
 	closeWAL      sync.Once
 	// computing counts the decisions begun (Begin) and not yet logged or
 	// abandoned: with a WAL, a group commits as soon as none is left to
 	// join it, rather than after a fixed delay.
-	computing atomic.Int64
-	groupWait time.Duration
+	computing  atomic.Int64
+	groupWait  time.Duration
+	maxPending int
 }
 
 // defaultGroupWait bounds how long a WAL group waits for decisions still
@@ -149,12 +157,14 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 		}
 		l.wal = w
 		l.groupWait = cmp.Or(opts.MaxGroupWait, defaultGroupWait)
+		l.maxPending = cmp.Or(opts.MaxPending, 1_000_000)
 		l.indexInterval = opts.IndexInterval
 		if l.indexInterval <= 0 {
 			l.indexInterval = 100 * time.Millisecond
 		}
 		l.pending = map[string]Record{}
 		l.indexSignal = make(chan struct{}, 1)
+		l.indexKick = make(chan struct{}, 1)
 		l.indexStop = make(chan struct{})
 		l.indexDone = make(chan struct{})
 		// What the WAL holds past its checkpoint was committed and perhaps
@@ -182,11 +192,40 @@ func (l *Logger) queueIndex(recs []Record, end WALPosition) {
 	}
 	l.toIndex = append(l.toIndex, recs...)
 	l.toIndexEnd = end
+	l.committed++
 	l.pendingMu.Unlock()
 	select {
 	case l.indexSignal <- struct{}{}:
 	default:
 	}
+}
+
+// Flush returns once every record committed before it was called is
+// indexed in the store (at once without a WAL), or when ctx is done: reads
+// of the store (listing, replay) then see every decision already answered.
+func (l *Logger) Flush(ctx context.Context) error {
+	if l == nil || l.wal == nil {
+		return nil
+	}
+	l.pendingMu.Lock()
+	target := l.committed
+	l.pendingMu.Unlock()
+	for l.indexed.Load() < target {
+		select {
+		case l.indexSignal <- struct{}{}:
+		default:
+		}
+		select {
+		case l.indexKick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Pending returns a record committed to the WAL and not yet indexed.
@@ -218,6 +257,7 @@ func (l *Logger) index() {
 				// Gather for a while: fewer, larger transactions.
 				select {
 				case <-time.After(l.indexInterval):
+				case <-l.indexKick:
 				case <-l.indexStop:
 					stopping = true
 				}
@@ -226,7 +266,7 @@ func (l *Logger) index() {
 			}
 		}
 		l.pendingMu.Lock()
-		recs, end := l.toIndex, l.toIndexEnd
+		recs, end, upTo := l.toIndex, l.toIndexEnd, l.committed
 		l.toIndex = nil
 		l.pendingMu.Unlock()
 		if len(recs) > 0 {
@@ -243,6 +283,7 @@ func (l *Logger) index() {
 			}
 			l.pendingMu.Unlock()
 		}
+		l.indexed.Store(upTo)
 		if stopping {
 			l.pendingMu.Lock()
 			left := len(l.toIndex)
@@ -444,6 +485,12 @@ func (l *Logger) gather(batch []entry) []entry {
 // commitWAL commits a batch to the WAL: one append, one fdatasync; then
 // the records are readable and queued for indexing.
 func (l *Logger) commitWAL(recs []Record) error {
+	l.pendingMu.Lock()
+	backlog := len(l.pending)
+	l.pendingMu.Unlock()
+	if backlog+len(recs) > l.maxPending {
+		return fmt.Errorf("%d records wait to be indexed in the store, which is not keeping up", backlog)
+	}
 	payloads := make([][]byte, len(recs))
 	for i := range recs {
 		payloads[i] = AppendRecord(nil, &recs[i]) // the request and decision bytes as they are
@@ -495,6 +542,30 @@ func (l *Logger) Close() {
 type Reader struct {
 	*Store
 	Logger *Logger
+}
+
+// flushWait bounds how long a read of the store waits for the WAL's
+// records to be indexed; past it, it reads what is indexed.
+const flushWait = 5 * time.Second
+
+// List lists records from the store once the WAL's committed records are
+// indexed in it.
+func (r Reader) List(ctx context.Context, q Query) ([]Record, string, error) {
+	r.flush(ctx)
+	return r.Store.List(ctx, q)
+}
+
+// Each reads records from the store once the WAL's committed records are
+// indexed in it.
+func (r Reader) Each(ctx context.Context, q Query, f func(Record) error) error {
+	r.flush(ctx)
+	return r.Store.Each(ctx, q, f)
+}
+
+func (r Reader) flush(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(ctx, flushWait)
+	defer cancel()
+	_ = r.Logger.Flush(fctx)
 }
 
 // Get returns one record, from the WAL's pending records or the store.

@@ -290,3 +290,68 @@ func TestWALGroupsWhileComputing(t *testing.T) {
 		t.Errorf("commits of %v records, want [5 1]", obs.sizes)
 	}
 }
+
+// TestReaderSeesWhatWasAnswered: listing and replay read the store only
+// once what the WAL committed before them is indexed, whatever the
+// indexer's interval.
+func TestReaderSeesWhatWasAnswered(t *testing.T) {
+	dir := t.TempDir()
+	store, err := OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), IndexInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	for i := range 3 {
+		if err := l.Log(ctx, walRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := Reader{Store: store, Logger: l}
+	recs, _, err := r.List(ctx, Query{Limit: 10})
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("listed %d, %v", len(recs), err)
+	}
+	n := 0
+	_ = r.Each(ctx, Query{}, func(Record) error { n++; return nil })
+	if n != 3 {
+		t.Errorf("replay saw %d records", n)
+	}
+}
+
+// TestWALBacklogBound: when the store falls behind by MaxPending records,
+// new records are refused (the decisions get 503) instead of filling the
+// disk; once indexed, they are taken again.
+func TestWALBacklogBound(t *testing.T) {
+	dir := t.TempDir()
+	store, err := OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), IndexInterval: time.Hour, MaxPending: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	for i := range 2 {
+		if err := l.Log(ctx, walRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Log(ctx, walRecord(2)); err == nil || !strings.Contains(err.Error(), "not keeping up") {
+		t.Fatalf("a record past the backlog bound: %v", err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Log(ctx, walRecord(2)); err != nil {
+		t.Errorf("after indexing: %v", err)
+	}
+}

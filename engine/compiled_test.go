@@ -279,3 +279,34 @@ func statusOf(e *engine.Engine, id string) engine.Status {
 	}
 	return engine.Status{}
 }
+
+// TestCompiledStopsWhenCancelled: an evaluation is stopped by its context,
+// as topdown's is: a slow policy never outlives a time limit.
+func TestCompiledStopsWhenCancelled(t *testing.T) {
+	tree, err := bundles.LoadTree(tests.PoliciesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := *tree.Source("aomei")
+	slow := "package refunds.merchants.aomei\n\ndecision := {\"outcome\": \"deny\"} if {\n\tevery a in numbers.range(1, 3000) {\n\t\tevery b in numbers.range(1, 3000) {\n\t\t\ta + b > 0\n\t\t}\n\t}\n}\n"
+	mod, err := ast.ParseModuleWithOpts("merchants/aomei/policy.rego", slow, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Modules = []bundles.Module{{Path: "merchants/aomei/policy.rego", Parsed: mod, Raw: []byte(slow)}}
+	src.Tests, src.Cases, src.Revision = nil, nil, "slow"
+	e := engine.New(engine.Options{Evaluator: engine.EvaluatorCompiled})
+	if err := e.Activate(context.Background(), &src); err != nil {
+		t.Fatal(err)
+	}
+	if st := statusOf(e, "aomei"); st.Evaluator != engine.EvaluatorCompiled {
+		t.Fatalf("the slow policy is not on the compiled evaluator: %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases, _ := tests.LoadCases()
+	_, err = e.Decide(ctx, "aomei", decode(t, string(cases[0].Request)), engine.DecideOptions{})
+	if err == nil || !strings.Contains(err.Error(), "cancel") {
+		t.Errorf("a cancelled evaluation: %v", err)
+	}
+}

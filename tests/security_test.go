@@ -547,12 +547,22 @@ func TestBoundedWork(t *testing.T) {
 }
 
 // TestReadinessFollowsTheLog: /ready is 503 naming the decision log while
-// records cannot be committed, and 200 again when they can; a damaged
-// SQLite file is refused at start-up.
+// the store cannot commit records, and 200 again when it can. Committing
+// to the store directly, a decision is then refused (503); with the
+// write-ahead log it is committed there, answered, readable by id, and
+// reaches the store once the store takes records again. A damaged SQLite
+// file is refused at start-up.
 func TestReadinessFollowsTheLog(t *testing.T) {
 	setup(t)
+	for _, wal := range []string{"off", "on"} {
+		t.Run("wal "+wal, func(t *testing.T) { readinessFollowsTheLog(t, wal) })
+	}
+	damagedLogRefused(t)
+}
+
+func readinessFollowsTheLog(t *testing.T, wal string) {
 	dataDir := t.TempDir()
-	base, _, logs := startServer(t, binary, "--policies", PoliciesDir(), "--data-dir", dataDir)
+	base, _, logs := startServer(t, binary, "--policies", PoliciesDir(), "--data-dir", dataDir, "--log-wal", wal, "--log-index-interval", "10ms")
 	defer func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs)
@@ -575,14 +585,33 @@ func TestReadinessFollowsTheLog(t *testing.T) {
 		s, body := ready()
 		return s == 503 && strings.Contains(body, "decision_log")
 	})
-	if status, _, body := call(t, http.DefaultClient, "POST", base+"/v1/merchants/crmjetty/decisions", "", "application/json", []byte(exampleClaim(t))); status != 503 {
-		t.Errorf("decision while the log cannot commit: %d %s", status, body)
+	status, _, body := call(t, http.DefaultClient, "POST", base+"/v1/merchants/crmjetty/decisions", "", "application/json", []byte(exampleClaim(t)))
+	var d struct {
+		DecisionID string `json:"decision_id"`
+	}
+	switch {
+	case wal == "off" && status != 503:
+		t.Errorf("decision while the store cannot commit: %d %s", status, body)
+	case wal == "on" && (status != 200 || json.Unmarshal(body, &d) != nil):
+		t.Errorf("decision while the store cannot commit, with the WAL: %d %s", status, body)
+	case wal == "on":
+		if s, _, b := call(t, http.DefaultClient, "GET", base+"/v1/decisions/"+d.DecisionID, "", "", nil); s != 200 {
+			t.Errorf("the decision committed to the WAL, by id: %d %s", s, b)
+		}
 	}
 	if _, err := db.Exec(`DROP TRIGGER refuse`); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "/ready to recover", func() bool { s, _ := ready(); return s == 200 })
+	if wal == "on" {
+		waitFor(t, "the decision in the store", func() bool {
+			var n int
+			return db.QueryRow(`SELECT count(*) FROM decisions WHERE decision_id = ?`, d.DecisionID).Scan(&n) == nil && n == 1
+		})
+	}
+}
 
+func damagedLogRefused(t *testing.T) {
 	// A damaged file: the server says so and does not start.
 	damaged := t.TempDir()
 	file := filepath.Join(damaged, "decisions.db")

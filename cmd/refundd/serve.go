@@ -195,14 +195,15 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		defer dlog.Close() // after the server has drained: every answered decision is written
 		go decisionlog.Prune(ctx, store, cfg.LogRetention, time.Hour, time.Now, log)
 		v := verification(cfg)
-		opts.DecisionLog, opts.Records = dlog, decisionlog.Reader{Store: store, Logger: dlog}
+		records := decisionlog.Reader{Store: store, Logger: dlog}
+		opts.DecisionLog, opts.Records = dlog, records
 		opts.Impact = func(ctx context.Context, merchant string, raw []byte, ro replay.Options) (*replay.Report, error) {
 			candidate, rev, err := replay.CandidateBundle(ctx, raw, "upload", merchant, v,
 				bundles.Limits{Bytes: cfg.ImpactMaxBytes, Files: cfg.ImpactMaxFiles, DataValues: bundles.DefaultLimits.DataValues})
 			if err != nil {
 				return nil, server.BadBundle(err)
 			}
-			return replay.Run(ctx, store, candidate, rev, ro)
+			return replay.Run(ctx, records, candidate, rev, ro)
 		}
 		log.Info("decision log", "mode", cfg.DecisionLog, "store", store.Kind(), "wal", walDir)
 	}

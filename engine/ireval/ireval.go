@@ -217,7 +217,7 @@ func (e *Error) Error() string { return e.Msg }
 // Eval evaluates the plan with input and returns the value of its query
 // (the first key of the result object), or nil when it is undefined.
 func (p *Program) Eval(ctx context.Context, input ast.Value) (ast.Value, error) {
-	s := &state{p: p, memo: make([]ast.Value, p.nfuncs), memoSet: make([]bool, p.nfuncs)}
+	s := &state{ctx: ctx, p: p, memo: make([]ast.Value, p.nfuncs), memoSet: make([]bool, p.nfuncs)}
 	s.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics, Cache: builtins.Cache{}}
 	f := &frame{locals: make([]ast.Value, p.locals)}
 	f.locals[ir.Input], f.locals[ir.Data] = input, p.data
@@ -242,6 +242,8 @@ func (p *Program) Eval(ctx context.Context, input ast.Value) (ast.Value, error) 
 var noMetrics = metrics.NoOp()
 
 type state struct {
+	ctx     context.Context
+	steps   uint32 // loop iterations and calls, for checking ctx now and then
 	p       *Program
 	bctx    topdown.BuiltinContext
 	memo    []ast.Value
@@ -453,6 +455,9 @@ func (s *state) scan(f *frame, st *ir.ScanStmt) (int, error) {
 	var code int
 	var err error
 	body := func(k, v ast.Value) bool {
+		if err = s.tick(); err != nil {
+			return true
+		}
 		f.locals[st.Key], f.locals[st.Value] = k, v
 		var c int
 		c, err = s.run(f, st.Block.Stmts)
@@ -496,11 +501,26 @@ func (s *state) scan(f *frame, st *ir.ScanStmt) (int, error) {
 	return code, err
 }
 
+// tick counts a step and, every 1,024, stops the evaluation when its
+// context is done (a time limit, a client gone), as topdown does.
+func (s *state) tick() error {
+	s.steps++
+	if s.steps&1023 == 0 {
+		if err := s.ctx.Err(); err != nil {
+			return &Error{Msg: "evaluation cancelled: " + err.Error()}
+		}
+	}
+	return nil
+}
+
 // call calls a function of the plan or a builtin; nil is undefined.
 func (s *state) call(f *frame, st *ir.CallStmt) (ast.Value, error) {
 	if fn, ok := s.p.funcs[st.Func]; ok {
 		if fn.memo && s.memoSet[fn.index] {
 			return s.memo[fn.index], nil
+		}
+		if err := s.tick(); err != nil {
+			return nil, err
 		}
 		s.depth++
 		if s.depth > 10000 {

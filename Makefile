@@ -44,7 +44,8 @@ test-postgres: ## make test, with the decision log's PostgreSQL store tested aga
 
 .PHONY: docs
 docs: ## Write docs/merchants.md from the policies' METADATA (make test checks it)
-	$(GO) run ./cmd/refundd docs --policies $(POLICIES) > docs/merchants.md
+	$(GO) run ./cmd/refundd docs --policies $(POLICIES) > docs/.merchants.md.tmp
+	mv docs/.merchants.md.tmp docs/merchants.md
 
 .PHONY: go-lint
 go-lint: ## gofmt and go vet

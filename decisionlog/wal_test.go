@@ -242,18 +242,8 @@ func (b *batchSizes) LogQueueDepth(int) {}
 // still being computed (Begin) and commits them together; with none left
 // computing, a record commits on its own.
 func TestWALGroupsWhileComputing(t *testing.T) {
-	dir := t.TempDir()
-	store, err := OpenSQLite(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	obs := &batchSizes{}
-	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), Observer: obs, MaxGroupWait: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	_, l := walLogger(t, Options{Observer: obs, MaxGroupWait: time.Hour})
 	ctx := context.Background()
 	// Six decisions begin; five are computed and logged one after the
 	// other: their group waits while the sixth is still computing.
@@ -295,17 +285,7 @@ func TestWALGroupsWhileComputing(t *testing.T) {
 // once what the WAL committed before them is indexed, whatever the
 // indexer's interval.
 func TestReaderSeesWhatWasAnswered(t *testing.T) {
-	dir := t.TempDir()
-	store, err := OpenSQLite(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), IndexInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	store, l := walLogger(t, Options{IndexInterval: time.Hour})
 	ctx := context.Background()
 	for i := range 3 {
 		if err := l.Log(ctx, walRecord(i)); err != nil {
@@ -328,17 +308,7 @@ func TestReaderSeesWhatWasAnswered(t *testing.T) {
 // new records are refused (the decisions get 503) instead of filling the
 // disk; once indexed, they are taken again.
 func TestWALBacklogBound(t *testing.T) {
-	dir := t.TempDir()
-	store, err := OpenSQLite(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	l, err := NewLogger(store, Options{Mode: Durable, WALDir: filepath.Join(dir, "wal"), IndexInterval: time.Hour, MaxPending: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	_, l := walLogger(t, Options{IndexInterval: time.Hour, MaxPending: 2})
 	ctx := context.Background()
 	for i := range 2 {
 		if err := l.Log(ctx, walRecord(i)); err != nil {
@@ -354,4 +324,23 @@ func TestWALBacklogBound(t *testing.T) {
 	if err := l.Log(ctx, walRecord(2)); err != nil {
 		t.Errorf("after indexing: %v", err)
 	}
+}
+
+// walLogger opens a SQLite store in a temporary directory and a durable
+// logger with a WAL beside it, both closed when the test ends.
+func walLogger(t *testing.T, opts Options) (*Store, *Logger) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	opts.Mode, opts.WALDir = Durable, filepath.Join(dir, "wal")
+	l, err := NewLogger(store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return store, l
 }

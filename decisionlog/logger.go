@@ -103,10 +103,14 @@ type Logger struct {
 	// computing counts the decisions begun (Begin) and not yet logged or
 	// abandoned: with a WAL, a group commits as soon as none is left to
 	// join it, rather than after a fixed delay.
+	walErr     atomic.Value // errBox: the last WAL commit's error, nil once one works
 	computing  atomic.Int64
 	groupWait  time.Duration
 	maxPending int
 }
+
+// errBox lets atomic.Value hold a nil error.
+type errBox struct{ error }
 
 // defaultGroupWait bounds how long a WAL group waits for decisions still
 // being computed, so that one slow evaluation never holds the others'
@@ -335,9 +339,34 @@ func (l *Logger) Ready(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	l.readyErr = l.store.Probe(pctx)
+	if l.wal != nil {
+		// A durable decision is recorded once it is in the WAL: readiness
+		// is the WAL's, and a store that has fallen too far behind.
+		l.readyErr = l.walReady()
+	} else {
+		l.readyErr = l.store.Probe(pctx)
+	}
 	l.readyAt = time.Now()
 	return l.readyErr
+}
+
+// walReady tells whether a group could be committed to the WAL now: the
+// last commit worked, the WAL's directory takes a synced file, and the
+// store has not fallen so far behind that commits are refused.
+func (l *Logger) walReady() error {
+	if b, _ := l.walErr.Load().(errBox); b.error != nil {
+		return b.error
+	}
+	if err := l.wal.Probe(); err != nil {
+		return err
+	}
+	l.pendingMu.Lock()
+	backlog := len(l.pending)
+	l.pendingMu.Unlock()
+	if backlog >= l.maxPending {
+		return fmt.Errorf("%d records wait to be indexed in the store, which is not keeping up", backlog)
+	}
+	return nil
 }
 
 // Log records a decision. In durable mode it returns once the record is
@@ -432,6 +461,7 @@ func (l *Logger) run() {
 		var err error
 		if l.wal != nil {
 			err = l.commitWAL(recs)
+			l.walErr.Store(errBox{err})
 		} else {
 			err = l.write(recs)
 		}

@@ -321,6 +321,30 @@ func (w *WAL) readCheckpoint() (WALPosition, error) {
 	return pos, nil
 }
 
+// Probe writes and syncs a small file in the WAL's directory and removes
+// it: whether the WAL's disk takes writes now.
+func (w *WAL) Probe() error {
+	path := filepath.Join(w.dir, ".probe")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("decision log WAL: %w", err)
+	}
+	_, err = f.Write([]byte("probe"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(path); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("decision log WAL: %w", err)
+	}
+	return nil
+}
+
 // Close closes the current segment.
 func (w *WAL) Close() error {
 	w.mu.Lock()

@@ -318,6 +318,9 @@ func TestWALBacklogBound(t *testing.T) {
 	if err := l.Log(ctx, walRecord(2)); err == nil || !strings.Contains(err.Error(), "not keeping up") {
 		t.Fatalf("a record past the backlog bound: %v", err)
 	}
+	if err := l.Ready(ctx); err == nil || !strings.Contains(err.Error(), "not keeping up") {
+		t.Errorf("readiness with a full backlog: %v", err)
+	}
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -343,4 +346,34 @@ func walLogger(t *testing.T, opts Options) (*Store, *Logger) {
 	}
 	t.Cleanup(l.Close)
 	return store, l
+}
+
+// TestWALReadiness: with a WAL, readiness is whether a group can be
+// committed to it: ready while the WAL's disk takes writes, whatever the
+// store does; not ready once its directory is gone.
+func TestWALReadiness(t *testing.T) {
+	store, l := walLogger(t, Options{})
+	ctx := context.Background()
+	if err := l.Ready(ctx); err != nil {
+		t.Fatalf("a fresh WAL: %v", err)
+	}
+	// The store refuses records: decisions are still recorded (in the WAL).
+	if _, err := store.db.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON decisions BEGIN SELECT RAISE(ABORT, 'no space left'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Log(ctx, walRecord(1)); err != nil {
+		t.Fatalf("a decision while the store refuses: %v", err)
+	}
+	if err := l.walReady(); err != nil {
+		t.Errorf("readiness while only the store refuses: %v", err)
+	}
+	if err := os.RemoveAll(l.wal.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.walReady(); err == nil {
+		t.Error("ready with the WAL's directory gone")
+	}
+	if _, err := store.db.Exec(`DROP TRIGGER refuse`); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,7 +3,6 @@ package bundles
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,9 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/logging"
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
-	"github.com/open-policy-agent/opa/v1/util"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	oras "oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -119,7 +116,9 @@ func (t *prepareTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.base.RoundTrip(req)
 }
 
-func (s *HTTPSource) remoteRepository(client *rest.Client) (*remote.Repository, error) {
+// remoteRepository is ORAS's client for the repository, through the
+// registry the service configuration names.
+func remoteRepository(client *rest.Client, oci *ociRepository) (*remote.Repository, error) {
 	ac, err := ociClient(client)
 	if err != nil {
 		return nil, err
@@ -130,7 +129,7 @@ func (s *HTTPSource) remoteRepository(client *rest.Client) (*remote.Repository, 
 	}
 	return &remote.Repository{
 		Client:          ac,
-		Reference:       registry.Reference{Registry: u.Host, Repository: s.oci.repository},
+		Reference:       registry.Reference{Registry: u.Host, Repository: oci.repository},
 		PlainHTTP:       u.Scheme == "http",
 		TagListPageSize: 1000,
 		TagListMaxPages: MaxOCITags / 1000,
@@ -140,7 +139,7 @@ func (s *HTTPSource) remoteRepository(client *rest.Client) (*remote.Repository, 
 // ociIndex lists the repository's merchant tags; nil when the list did
 // not change since the last complete poll.
 func (s *HTTPSource) ociIndex(ctx context.Context, client *rest.Client) (*Index, string, error) {
-	repo, err := s.remoteRepository(client)
+	repo, err := remoteRepository(client, s.oci)
 	if err != nil {
 		return nil, "", err
 	}
@@ -201,24 +200,11 @@ func Push(ctx context.Context, target string, service []byte, built map[string][
 	if err != nil {
 		return nil, err
 	}
-	conf := map[string]any{}
-	if len(service) > 0 {
-		if err := util.Unmarshal(service, &conf); err != nil {
-			return nil, fmt.Errorf("bundle service configuration: %w", err)
-		}
-	}
-	conf["type"] = "oci"
-	if _, ok := conf["url"]; !ok {
-		conf["url"] = repoRef.registryURL()
-	}
-	conf["name"] = "bundles"
-	raw, _ := json.Marshal(conf)
-	c, err := rest.New(raw, nil, rest.Logger(logging.NewNoOpLogger()))
+	c, err := serviceClient(service, "", repoRef)
 	if err != nil {
-		return nil, fmt.Errorf("bundle service configuration: %w", err)
+		return nil, err
 	}
-	s := &HTTPSource{oci: repoRef}
-	repo, err := s.remoteRepository(&c)
+	repo, err := remoteRepository(c, repoRef)
 	if err != nil {
 		return nil, err
 	}

@@ -327,38 +327,49 @@ func (s *HTTPSource) restClient() (*rest.Client, error) {
 	if s.client != nil {
 		return s.client, nil
 	}
-	conf := map[string]any{}
-	if len(s.Service) > 0 {
-		if err := util.Unmarshal(s.Service, &conf); err != nil {
-			return nil, fmt.Errorf("bundle service configuration: %w", err)
-		}
-	}
 	if strings.HasPrefix(s.URL, "oci://") {
 		repo, err := parseOCIURL(s.URL)
 		if err != nil {
 			return nil, err
 		}
 		s.oci = repo
-		conf["type"] = "oci"
-		if _, ok := conf["url"]; !ok {
-			conf["url"] = repo.registryURL()
+	}
+	c, err := serviceClient(s.Service, s.URL, s.oci)
+	if err != nil {
+		return nil, err
+	}
+	s.client = c
+	return s.client, nil
+}
+
+// serviceClient is OPA's REST client for a bundle service: the service
+// configuration given (credentials, TLS, headers), its url defaulting to
+// base, or to the registry of oci (whose type is then oci).
+func serviceClient(service []byte, base string, oci *ociRepository) (*rest.Client, error) {
+	conf := map[string]any{}
+	if len(service) > 0 {
+		if err := util.Unmarshal(service, &conf); err != nil {
+			return nil, fmt.Errorf("bundle service configuration: %w", err)
 		}
 	}
+	if oci != nil {
+		conf["type"] = "oci"
+		base = oci.registryURL()
+	}
 	if _, ok := conf["url"]; !ok {
-		conf["url"] = s.URL
+		conf["url"] = base
 	}
 	if _, ok := conf["name"]; !ok {
 		conf["name"] = "bundles"
 	}
 	raw, _ := json.Marshal(conf)
-	// The source logs what it does itself; OPA's client would log the same
+	// refundd logs what it does itself; OPA's client would log the same
 	// failures again, in another format.
 	c, err := rest.New(raw, nil, rest.Logger(logging.NewNoOpLogger()))
 	if err != nil {
 		return nil, fmt.Errorf("bundle service configuration: %w", err)
 	}
-	s.client = &c
-	return s.client, nil
+	return &c, nil
 }
 
 // poll reads the index when it changed, then triggers every merchant's

@@ -66,19 +66,22 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 		}
 	}
 	if policy.Funcs != nil {
+		// Every function first, so that a call of one declared later is known.
 		for i, f := range policy.Funcs.Funcs {
 			fn := &function{index: i, f: f, memo: len(f.Params) == 2, locals: int(f.Return) + 1}
 			for _, l := range f.Params {
 				fn.locals = max(fn.locals, int(l)+1)
 			}
-			for _, b := range f.Blocks {
+			p.funcs[f.Name] = fn
+		}
+		for _, fn := range p.funcs {
+			for _, b := range fn.f.Blocks {
 				n, err := p.check(b)
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", f.Name, err)
+					return nil, fmt.Errorf("%s: %w", fn.f.Name, err)
 				}
 				fn.locals = max(fn.locals, n)
 			}
-			p.funcs[f.Name] = fn
 		}
 		p.nfuncs = len(policy.Funcs.Funcs)
 	}
@@ -115,9 +118,7 @@ func (p *Program) check(b *ir.Block) (int, error) {
 		switch s := s.(type) {
 		case *ir.CallStmt:
 			if _, ok := p.funcs[s.Func]; !ok && p.builtins[s.Func] == nil {
-				if _, planned := p.builtins[s.Func]; !planned && !isPlanFunc(s.Func) {
-					return 0, fmt.Errorf("call of %s: neither a function of the plan nor a builtin", s.Func)
-				}
+				return 0, fmt.Errorf("call of %s: neither a function of the plan nor a builtin", s.Func)
 			}
 			op(s.Args...)
 			use(s.Result)
@@ -203,10 +204,6 @@ func (p *Program) check(b *ir.Block) (int, error) {
 	}
 	return n, nil
 }
-
-// isPlanFunc: the planner names the plan's own functions g<N>.<path>; a
-// call of one that is missing is an error found at evaluation.
-func isPlanFunc(name string) bool { return len(name) > 1 && name[0] == 'g' }
 
 // Error is an evaluation error: a conflict, or a builtin's error (refundd
 // evaluates with strict builtin errors, as its topdown queries do).

@@ -101,10 +101,14 @@ type Logger struct {
 	indexDone     chan struct{}
 	closeWAL      sync.Once
 	// computing counts the decisions begun (Begin) and not yet logged or
-	// abandoned: with a WAL, a group commits as soon as none is left to
-	// join it, rather than after a fixed delay.
+	// abandoned, in two generations: a WAL group that opens starts a new
+	// generation and waits for the decisions of the one before, so that it
+	// commits as soon as none that was computing when it opened is left to
+	// join it (and decisions that begin later join the next group).
 	walErr     atomic.Value // errBox: the last WAL commit's error, nil once one works
-	computing  atomic.Int64
+	generation atomic.Uint64
+	computing  [2]atomic.Int64
+	computed   chan struct{} // a generation's last decision is computed
 	groupWait  time.Duration
 	maxPending int
 }
@@ -122,9 +126,26 @@ const defaultGroupWait = 2 * time.Millisecond
 // decision is computed (call it just before Log, or when giving up); it
 // may be called more than once.
 func (l *Logger) Begin() (computed func()) {
-	l.computing.Add(1)
+	n := &l.computing[l.generation.Load()&1]
+	n.Add(1)
 	var once sync.Once
-	return func() { once.Do(func() { l.computing.Add(-1) }) }
+	return func() {
+		once.Do(func() {
+			if n.Add(-1) == 0 {
+				select {
+				case l.computed <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+}
+
+// LogComputed is Log for a decision that Begin counted: computed is called
+// once the record is queued (or could not be), so that the group it joins
+// never commits between the decision's end and its record's arrival.
+func (l *Logger) LogComputed(ctx context.Context, rec Record, computed func()) error {
+	return l.enqueue(ctx, rec, computed)
 }
 
 type entry struct {
@@ -150,7 +171,7 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Logger{store: store, mode: opts.Mode, maxBatch: opts.MaxBatch, delay: opts.CommitDelay, queue: make(chan entry, opts.QueueSize),
-		obs: opts.Observer, log: opts.Logger, upload: opts.Uploader, done: make(chan struct{})}
+		obs: opts.Observer, log: opts.Logger, upload: opts.Uploader, done: make(chan struct{}), computed: make(chan struct{}, 1)}
 	if opts.WALDir != "" {
 		if opts.Mode != Durable {
 			return nil, fmt.Errorf("decision log WAL: applies to the durable mode, not %s", opts.Mode)
@@ -373,6 +394,11 @@ func (l *Logger) walReady() error {
 // committed, or with the error that kept it from being; in async mode it
 // returns at once.
 func (l *Logger) Log(ctx context.Context, rec Record) error {
+	return l.enqueue(ctx, rec, func() {})
+}
+
+func (l *Logger) enqueue(ctx context.Context, rec Record, computed func()) error {
+	defer computed() // at the latest: on every path, the record is queued or refused first
 	e := entry{rec: rec}
 	if l.mode == Durable {
 		e.done = make(chan error, 1)
@@ -400,6 +426,7 @@ func (l *Logger) Log(ctx context.Context, rec Record) error {
 		return ctx.Err()
 	}
 	l.mu.RUnlock()
+	computed()
 	// Once queued, the record is written even if the caller stops waiting
 	// (ctx done): it then gets ctx's error and does not answer the decision.
 	select {
@@ -486,7 +513,8 @@ func (l *Logger) run() {
 // decisions still being computed, for at most MaxGroupWait: the group
 // commits as soon as no decision is left to join it.
 func (l *Logger) gather(batch []entry) []entry {
-	deadline := time.Now().Add(l.groupWait)
+	waiting := &l.computing[(l.generation.Add(1)-1)&1] // begun before the group opened
+	var deadline <-chan time.Time
 	for len(batch) < l.maxBatch {
 		select {
 		case e, ok := <-l.queue:
@@ -497,8 +525,13 @@ func (l *Logger) gather(batch []entry) []entry {
 			continue
 		default:
 		}
-		if l.computing.Load() <= 0 || time.Now().After(deadline) {
+		if waiting.Load() <= 0 {
 			return batch
+		}
+		if deadline == nil {
+			t := time.NewTimer(l.groupWait)
+			defer t.Stop()
+			deadline = t.C
 		}
 		select {
 		case e, ok := <-l.queue:
@@ -506,7 +539,25 @@ func (l *Logger) gather(batch []entry) []entry {
 				return batch
 			}
 			batch = append(batch, e)
-		case <-time.After(20 * time.Microsecond):
+		case <-l.computed:
+		case <-deadline:
+			return l.drain(batch)
+		}
+	}
+	return batch
+}
+
+// drain adds what is queued now.
+func (l *Logger) drain(batch []entry) []entry {
+	for len(batch) < l.maxBatch {
+		select {
+		case e, ok := <-l.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, e)
+		default:
+			return batch
 		}
 	}
 	return batch

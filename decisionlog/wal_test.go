@@ -281,6 +281,42 @@ func TestWALGroupsWhileComputing(t *testing.T) {
 	}
 }
 
+// TestWALGroupWaitsOnlyForEarlierDecisions: a group waits for the
+// decisions that were computing when it opened, not for those that began
+// later (they join the next group), so that a steady stream of decisions
+// never holds a group to its longest wait.
+func TestWALGroupWaitsOnlyForEarlierDecisions(t *testing.T) {
+	obs := &batchSizes{}
+	_, l := walLogger(t, Options{Observer: obs, MaxGroupWait: time.Hour})
+	ctx := context.Background()
+	early := l.Begin()
+	gen := l.generation.Load()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := l.Log(ctx, walRecord(0)); err != nil { // opens the group
+			t.Error(err)
+		}
+	}()
+	for l.generation.Load() == gen {
+		time.Sleep(time.Millisecond)
+	}
+	late := l.Begin() // after the group opened
+	if err := l.LogComputed(ctx, walRecord(1), early); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := l.LogComputed(ctx, walRecord(2), late); err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.sizes) != 2 || obs.sizes[0] != 2 || obs.sizes[1] != 1 {
+		t.Errorf("commits of %v records, want [2 1]", obs.sizes)
+	}
+}
+
 // TestReaderSeesWhatWasAnswered: listing and replay read the store only
 // once what the WAL committed before them is indexed, whatever the
 // indexer's interval.

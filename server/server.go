@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/refundd/refundd/auth"
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/request"
@@ -201,11 +202,17 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 				s.fail(c, merchant, err)
 				return
 			}
-			computed()
 			// Bounded: a stalled database gets a clean 503, not a timed-out
 			// connection.
 			ctx, cancel := context.WithTimeout(c.Request.Context(), logWait)
-			err = s.declog.Log(ctx, rec)
+			if lc, ok := s.declog.(interface {
+				LogComputed(context.Context, decisionlog.Record, func()) error
+			}); ok {
+				err = lc.LogComputed(ctx, rec, computed) // computed once the record is queued
+			} else {
+				computed()
+				err = s.declog.Log(ctx, rec)
+			}
 			cancel()
 			if err != nil {
 				s.fail(c, merchant, &errLogUnavailable{err})

@@ -1,0 +1,614 @@
+package ireval
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// code is a compiled statement or block run over a frame's locals. It
+// returns a control code: ranToEnd, returned (a function returned, its
+// value in state.ret), failed (an error, in state.err), or k >= 0: a break
+// out of k enclosing targets (0: the innermost; an undefined statement
+// breaks 0).
+type code func(s *state, l []ast.Value) int
+
+const (
+	ranToEnd = -1
+	returned = -2
+	failed   = -3
+)
+
+// target is what the statement list around a block that is a break target
+// does after it: a break of 0 ends the target, a deeper one goes on out.
+func target(c int) int {
+	switch {
+	case c == 0:
+		return ranToEnd
+	case c > 0:
+		return c - 1
+	}
+	return c
+}
+
+type function struct {
+	index   int
+	f       *ir.Func
+	memo    bool
+	params  []int
+	ret     int
+	locals  int
+	body    []code
+	callees []*function
+	deep    int // the deepest chain of frames below this one; -1 while measured
+	seen    bool
+}
+
+type compiler struct {
+	strings  []ast.Value
+	numbers  []ast.Value
+	funcs    map[string]*function
+	builtins map[string]*builtin
+	frame    *int        // the locals of the frame being compiled
+	callees  []*function // what it calls
+}
+
+func (c *compiler) function(fn *function) error {
+	fn.locals = int(fn.f.Return) + 1
+	fn.ret = int(fn.f.Return)
+	for _, p := range fn.f.Params {
+		fn.params = append(fn.params, int(p))
+		fn.locals = max(fn.locals, int(p)+1)
+	}
+	c.frame, c.callees = &fn.locals, nil
+	for _, b := range fn.f.Blocks {
+		code, err := c.block(b)
+		if err != nil {
+			return err
+		}
+		fn.body = append(fn.body, code)
+	}
+	fn.callees = c.callees
+	return nil
+}
+
+// depth is the deepest chain of frames the functions called can lay on
+// the stack. A cycle, which Rego forbids, is refused.
+func (c *compiler) depth(callees []*function, _ map[*function]int) (int, error) {
+	deepest := 0
+	for _, fn := range callees {
+		if fn.seen && fn.deep < 0 {
+			return 0, fmt.Errorf("%s calls itself", fn.f.Name)
+		}
+		if !fn.seen {
+			fn.seen, fn.deep = true, -1
+			d, err := c.depth(fn.callees, nil)
+			if err != nil {
+				return 0, err
+			}
+			fn.deep = d
+		}
+		deepest = max(deepest, fn.locals+fn.deep)
+	}
+	return deepest, nil
+}
+
+func (c *compiler) local(l ir.Local) int {
+	*c.frame = max(*c.frame, int(l)+1)
+	return int(l)
+}
+
+// operand is a local of the frame, or a constant.
+type operand struct {
+	local int // -1: the constant
+	value ast.Value
+}
+
+func (o operand) get(l []ast.Value) ast.Value {
+	if o.local >= 0 {
+		return l[o.local]
+	}
+	return o.value
+}
+
+func (c *compiler) operand(o ir.Operand) (operand, error) {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return operand{local: c.local(v)}, nil
+	case ir.Bool:
+		return operand{local: -1, value: ast.Boolean(v)}, nil
+	case ir.StringIndex:
+		if int(v) < 0 || int(v) >= len(c.strings) {
+			return operand{}, fmt.Errorf("string constant %d out of range", v)
+		}
+		return operand{local: -1, value: c.strings[v]}, nil
+	}
+	return operand{}, fmt.Errorf("operand %T is not implemented", o.Value)
+}
+
+func (c *compiler) operands(os ...ir.Operand) ([]operand, error) {
+	out := make([]operand, len(os))
+	for i, o := range os {
+		var err error
+		if out[i], err = c.operand(o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// block compiles a block's statements into one code.
+func (c *compiler) block(b *ir.Block) (code, error) {
+	codes := make([]code, 0, len(b.Stmts))
+	for _, st := range b.Stmts {
+		cd, err := c.stmt(st)
+		if err != nil {
+			return nil, err
+		}
+		if cd != nil {
+			codes = append(codes, cd)
+		}
+	}
+	switch len(codes) {
+	case 0:
+		return func(*state, []ast.Value) int { return ranToEnd }, nil
+	case 1:
+		return codes[0], nil
+	}
+	return func(s *state, l []ast.Value) int {
+		for _, cd := range codes {
+			if r := cd(s, l); r != ranToEnd {
+				return r
+			}
+		}
+		return ranToEnd
+	}, nil
+}
+
+var errConflict = &Error{Msg: "eval_conflict_error: complete rules must not produce multiple outputs"}
+var errKeyConflict = &Error{Msg: "eval_conflict_error: object keys must be unique"}
+
+// stmt compiles one statement; nil is a statement that does nothing.
+func (c *compiler) stmt(st ir.Stmt) (code, error) {
+	switch st := st.(type) {
+	case *ir.AssignVarStmt:
+		src, err := c.operand(st.Source)
+		if err != nil {
+			return nil, err
+		}
+		t := c.local(st.Target)
+		if src.local >= 0 {
+			from := src.local
+			return func(_ *state, l []ast.Value) int { l[t] = l[from]; return ranToEnd }, nil
+		}
+		return func(_ *state, l []ast.Value) int { l[t] = src.value; return ranToEnd }, nil
+	case *ir.AssignVarOnceStmt:
+		src, err := c.operand(st.Source)
+		if err != nil {
+			return nil, err
+		}
+		t := c.local(st.Target)
+		return func(s *state, l []ast.Value) int {
+			v := src.get(l)
+			if cur := l[t]; cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return s.fail(errConflict)
+				}
+				return ranToEnd
+			}
+			l[t] = v
+			return ranToEnd
+		}, nil
+	case *ir.CallStmt:
+		return c.call(st)
+	case *ir.DotStmt:
+		ops, err := c.operands(st.Source, st.Key)
+		if err != nil {
+			return nil, err
+		}
+		src, key, t := ops[0], ops[1], c.local(st.Target)
+		return func(s *state, l []ast.Value) int {
+			v := s.dot(src.get(l), key.get(l))
+			if v == nil {
+				return 0
+			}
+			l[t] = v
+			return ranToEnd
+		}, nil
+	case *ir.ObjectInsertStmt:
+		return c.insert(st.Object, st.Key, st.Value, false)
+	case *ir.ObjectInsertOnceStmt:
+		return c.insert(st.Object, st.Key, st.Value, true)
+	case *ir.EqualStmt:
+		return c.equal(st.A, st.B, true)
+	case *ir.NotEqualStmt:
+		return c.equal(st.A, st.B, false)
+	case *ir.IsDefinedStmt:
+		return c.defined(st.Source, true), nil
+	case *ir.IsUndefinedStmt:
+		return c.defined(st.Source, false), nil
+	case *ir.ResetLocalStmt:
+		t := c.local(st.Target)
+		return func(_ *state, l []ast.Value) int { l[t] = nil; return ranToEnd }, nil
+	case *ir.ReturnLocalStmt:
+		src := c.local(st.Source)
+		return func(s *state, l []ast.Value) int { s.ret = l[src]; return returned }, nil
+	case *ir.MakeArrayStmt:
+		t, n := c.local(st.Target), int(st.Capacity)
+		return func(_ *state, l []ast.Value) int { l[t] = ast.NewArray(make([]*ast.Term, 0, n)...); return ranToEnd }, nil
+	case *ir.MakeObjectStmt:
+		t := c.local(st.Target)
+		return func(_ *state, l []ast.Value) int { l[t] = ast.NewObject(); return ranToEnd }, nil
+	case *ir.MakeSetStmt:
+		t := c.local(st.Target)
+		return func(_ *state, l []ast.Value) int { l[t] = ast.NewSet(); return ranToEnd }, nil
+	case *ir.ArrayAppendStmt:
+		val, err := c.operand(st.Value)
+		if err != nil {
+			return nil, err
+		}
+		a := c.local(st.Array)
+		return func(s *state, l []ast.Value) int {
+			arr, ok := l[a].(*ast.Array)
+			if !ok {
+				return s.fail(&Error{Msg: "array append to a non-array"})
+			}
+			l[a] = arr.Append(ast.NewTerm(val.get(l)))
+			return ranToEnd
+		}, nil
+	case *ir.SetAddStmt:
+		val, err := c.operand(st.Value)
+		if err != nil {
+			return nil, err
+		}
+		a := c.local(st.Set)
+		return func(s *state, l []ast.Value) int {
+			set, ok := l[a].(ast.Set)
+			if !ok {
+				return s.fail(&Error{Msg: "set add to a non-set"})
+			}
+			set.Add(ast.NewTerm(val.get(l)))
+			return ranToEnd
+		}, nil
+	case *ir.MakeNumberRefStmt:
+		if st.Index < 0 || st.Index >= len(c.numbers) {
+			return nil, fmt.Errorf("number constant %d out of range", st.Index)
+		}
+		return c.constant(st.Target, c.numbers[st.Index]), nil
+	case *ir.MakeNumberIntStmt:
+		return c.constant(st.Target, ast.InternedTerm(int(st.Value)).Value), nil
+	case *ir.AssignIntStmt:
+		return c.constant(st.Target, ast.InternedTerm(int(st.Value)).Value), nil
+	case *ir.MakeNullStmt:
+		return c.constant(st.Target, ast.NullValue), nil
+	case *ir.BlockStmt:
+		blocks := make([]code, len(st.Blocks))
+		for i, b := range st.Blocks {
+			var err error
+			if blocks[i], err = c.block(b); err != nil {
+				return nil, err
+			}
+		}
+		return func(s *state, l []ast.Value) int {
+			for _, b := range blocks {
+				if r := target(b(s, l)); r != ranToEnd {
+					return r
+				}
+			}
+			return ranToEnd
+		}, nil
+	case *ir.NotStmt:
+		b, err := c.block(st.Block)
+		if err != nil {
+			return nil, err
+		}
+		return func(s *state, l []ast.Value) int {
+			switch r := b(s, l); {
+			case r == ranToEnd: // the negated block holds: not is undefined
+				return 0
+			case r == 0:
+				return ranToEnd
+			case r > 0:
+				return r - 1
+			default:
+				return r
+			}
+		}, nil
+	case *ir.ScanStmt:
+		body, err := c.block(st.Block)
+		if err != nil {
+			return nil, err
+		}
+		sc := &scan{source: c.local(st.Source), key: c.local(st.Key), value: c.local(st.Value), body: body}
+		return sc.run, nil
+	case *ir.BreakStmt:
+		k := int(st.Index)
+		return func(*state, []ast.Value) int { return k }, nil
+	case *ir.LenStmt:
+		src, err := c.operand(st.Source)
+		if err != nil {
+			return nil, err
+		}
+		t := c.local(st.Target)
+		return func(_ *state, l []ast.Value) int {
+			n, ok := length(src.get(l))
+			if !ok {
+				return 0
+			}
+			l[t] = ast.InternedTerm(n).Value
+			return ranToEnd
+		}, nil
+	case *ir.IsArrayStmt:
+		return isValue[*ast.Array](c, st.Source)
+	case *ir.IsObjectStmt:
+		return isValue[ast.Object](c, st.Source)
+	case *ir.IsSetStmt:
+		return isValue[ast.Set](c, st.Source)
+	case *ir.ResultSetAddStmt:
+		src := c.local(st.Value)
+		return func(s *state, l []ast.Value) int { s.results = append(s.results, l[src]); return ranToEnd }, nil
+	case *ir.NopStmt:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("statement %T is not implemented", st)
+}
+
+// insert inserts key: value into the object; once, a key already there
+// with another value is a conflict.
+func (c *compiler) insert(object ir.Local, ok, ov ir.Operand, once bool) (code, error) {
+	ops, err := c.operands(ok, ov)
+	if err != nil {
+		return nil, err
+	}
+	key, val, o := ops[0], ops[1], c.local(object)
+	return func(s *state, l []ast.Value) int {
+		obj, isObj := l[o].(ast.Object)
+		if !isObj {
+			return s.fail(&Error{Msg: "object insert into a non-object"})
+		}
+		k, v := ast.NewTerm(key.get(l)), val.get(l)
+		if once {
+			if cur := obj.Get(k); cur != nil {
+				if ast.Compare(cur.Value, v) != 0 {
+					return s.fail(errKeyConflict)
+				}
+				return ranToEnd
+			}
+		}
+		obj.Insert(k, ast.NewTerm(v))
+		return ranToEnd
+	}, nil
+}
+
+// isValue holds when the operand is a T.
+func isValue[T ast.Value](c *compiler, o ir.Operand) (code, error) {
+	src, err := c.operand(o)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ *state, l []ast.Value) int {
+		if _, ok := src.get(l).(T); !ok {
+			return 0
+		}
+		return ranToEnd
+	}, nil
+}
+
+// equal holds when a and b are equal (want) or differ (!want).
+func (c *compiler) equal(oa, ob ir.Operand, want bool) (code, error) {
+	ops, err := c.operands(oa, ob)
+	if err != nil {
+		return nil, err
+	}
+	a, b := ops[0], ops[1]
+	return func(_ *state, l []ast.Value) int {
+		if (ast.Compare(a.get(l), b.get(l)) == 0) != want {
+			return 0
+		}
+		return ranToEnd
+	}, nil
+}
+
+// defined holds when the local is defined (want) or undefined (!want).
+func (c *compiler) defined(local ir.Local, want bool) code {
+	src := c.local(local)
+	return func(_ *state, l []ast.Value) int {
+		if (l[src] != nil) != want {
+			return 0
+		}
+		return ranToEnd
+	}
+}
+
+func (c *compiler) constant(target ir.Local, v ast.Value) code {
+	t := c.local(target)
+	return func(_ *state, l []ast.Value) int { l[t] = v; return ranToEnd }
+}
+
+// call compiles a call of a function of the plan or of a builtin.
+func (c *compiler) call(st *ir.CallStmt) (code, error) {
+	args, err := c.operands(st.Args...)
+	if err != nil {
+		return nil, err
+	}
+	res := c.local(st.Result)
+	if fn, ok := c.funcs[st.Func]; ok {
+		if len(args) != len(fn.f.Params) {
+			return nil, fmt.Errorf("call of %s with %d arguments, not %d", st.Func, len(args), len(fn.f.Params))
+		}
+		c.callees = append(c.callees, fn)
+		return func(s *state, l []ast.Value) int {
+			v, r := s.call(fn, args, l)
+			if r != ranToEnd {
+				return r
+			}
+			if v == nil {
+				return 0
+			}
+			l[res] = v
+			return ranToEnd
+		}, nil
+	}
+	bi := c.builtins[st.Func]
+	if bi == nil {
+		return nil, fmt.Errorf("call of %s: neither a function of the plan nor a builtin", st.Func)
+	}
+	if len(args) > len(state{}.args) {
+		return nil, fmt.Errorf("call of %s with %d arguments", st.Func, len(args))
+	}
+	return func(s *state, l []ast.Value) int {
+		in := s.args[:len(args)]
+		for i, a := range args {
+			v := a.get(l)
+			if v == nil {
+				return 0 // an undefined argument: the call is undefined
+			}
+			in[i] = v
+		}
+		v, err := bi.call(s, in)
+		clear(in)
+		if err != nil {
+			return s.fail(&Error{Msg: err.Error()})
+		}
+		if v == nil {
+			return 0
+		}
+		l[res] = v
+		return ranToEnd
+	}, nil
+}
+
+// call runs a function of the plan in a new frame; a function of two
+// parameters (input and data: a rule) is memoized for the evaluation.
+func (s *state) call(fn *function, args []operand, l []ast.Value) (ast.Value, int) {
+	if fn.memo && s.memoSet[fn.index] {
+		return s.memo[fn.index], ranToEnd
+	}
+	if !s.tick() {
+		return nil, failed
+	}
+	g := s.push(fn.locals)
+	for i, p := range fn.params {
+		g[p] = args[i].get(l)
+	}
+	var out ast.Value
+	done := false
+	for _, b := range fn.body {
+		switch target(b(s, g)) {
+		case failed:
+			s.sp -= fn.locals
+			return nil, failed
+		case returned:
+			out, done = s.ret, true
+		}
+		if done {
+			break
+		}
+	}
+	if !done {
+		out = g[fn.ret]
+	}
+	s.sp -= fn.locals
+	if fn.memo {
+		s.memo[fn.index], s.memoSet[fn.index] = out, true
+	}
+	return out, ranToEnd
+}
+
+// scan runs its body once per element of the source: a break of 0 goes on
+// with the next element, of 1 leaves the loop.
+type scan struct {
+	source, key, value int
+	body               code
+}
+
+func (sc *scan) run(s *state, l []ast.Value) int {
+	switch src := l[sc.source].(type) {
+	case *ast.Array:
+		for i := 0; i < src.Len(); i++ {
+			if stop, r := sc.step(s, l, ast.InternedTerm(i).Value, src.Elem(i).Value); stop {
+				return r
+			}
+		}
+	case ast.Object:
+		r := ranToEnd
+		src.Until(func(k, v *ast.Term) bool {
+			var stop bool
+			stop, r = sc.step(s, l, k.Value, v.Value)
+			return stop
+		})
+		return r
+	case ast.Set:
+		for _, e := range src.Slice() {
+			if stop, r := sc.step(s, l, e.Value, e.Value); stop {
+				return r
+			}
+		}
+	}
+	return ranToEnd
+}
+
+func (sc *scan) step(s *state, l []ast.Value, k, v ast.Value) (bool, int) {
+	if !s.tick() {
+		return true, failed
+	}
+	l[sc.key], l[sc.value] = k, v
+	switch r := sc.body(s, l); {
+	case r == ranToEnd || r == 0:
+		return false, ranToEnd
+	case r == 1:
+		return true, ranToEnd
+	case r < 0:
+		return true, r
+	default:
+		return true, r - 2
+	}
+}
+
+// dot looks key up in source: an object's value, an array's element, a
+// set's member; nil when there is none.
+func (s *state) dot(source, key ast.Value) ast.Value {
+	switch src := source.(type) {
+	case ast.Object:
+		s.key.Value = key
+		t := src.Get(s.key)
+		s.key.Value = nil
+		if t != nil {
+			return t.Value
+		}
+	case *ast.Array:
+		n, ok := key.(ast.Number)
+		if !ok {
+			return nil
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= src.Len() {
+			return nil
+		}
+		return src.Elem(i).Value
+	case ast.Set:
+		s.key.Value = key
+		ok := src.Contains(s.key)
+		s.key.Value = nil
+		if ok {
+			return key
+		}
+	}
+	return nil
+}
+
+func length(v ast.Value) (int, bool) {
+	switch v := v.(type) {
+	case *ast.Array:
+		return v.Len(), true
+	case ast.Object:
+		return v.Len(), true
+	case ast.Set:
+		return v.Len(), true
+	case ast.String:
+		return utf8.RuneCountInString(string(v)), true
+	}
+	return 0, false
+}

@@ -1,0 +1,300 @@
+package ireval
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// builtin is a builtin function the plan calls: OPA's implementation, or
+// this package's where it gives the same results without converting
+// values to terms and back.
+type builtin struct {
+	name   string
+	native native // nil: OPA's
+	opa    topdown.BuiltinFunc
+	pure   bool // of one argument, and its result depends on it alone: cached per evaluation
+}
+
+// native computes a builtin as OPA does for the arguments it handles; for
+// any other (false) OPA's implementation is called, so that its results
+// and its errors are OPA's.
+type native func(s *state, args []ast.Value) (ast.Value, bool)
+
+func newBuiltin(name string) (*builtin, error) {
+	b := &builtin{name: name, native: natives[name], opa: topdown.GetBuiltin(name), pure: cachedBuiltins[name]}
+	if b.opa == nil {
+		return nil, fmt.Errorf("builtin %s is not available", name)
+	}
+	return b, nil
+}
+
+// call calls the builtin with args, which it does not keep; nil is
+// undefined.
+func (b *builtin) call(s *state, args []ast.Value) (ast.Value, error) {
+	if b.pure {
+		for _, c := range s.cache {
+			if c.b == b && ast.Compare(c.arg, args[0]) == 0 {
+				return c.out, c.err
+			}
+		}
+	}
+	if b.native != nil {
+		if v, ok := b.native(s, args); ok {
+			if b.pure {
+				s.cache = append(s.cache, cached{b: b, arg: args[0], out: v})
+			}
+			return v, nil
+		}
+	}
+	// Fresh terms: an implementation may keep its operands in its result.
+	terms := make([]ast.Term, len(args))
+	ptrs := s.ptrs[:len(args)]
+	for i, a := range args {
+		terms[i].Value = a
+		ptrs[i] = &terms[i]
+	}
+	s.out = nil
+	err := b.opa(s.bctx, ptrs, s.iter)
+	out := s.out
+	s.out = nil
+	clear(ptrs)
+	if b.pure {
+		s.cache = append(s.cache, cached{b: b, arg: args[0], out: out, err: err})
+	}
+	return out, err
+}
+
+// cachedBuiltins are the builtins of one argument whose result the policies
+// ask for again and again with the same argument in one evaluation.
+var cachedBuiltins = map[string]bool{
+	"time.parse_rfc3339_ns": true,
+	"time.date":             true,
+	"time.weekday":          true,
+	"time.clock":            true,
+}
+
+var natives = map[string]native{
+	"internal.member_2": member,
+	"object.get":        objectGet,
+	"count":             count,
+	"is_string":         isType[ast.String],
+	"is_number":         isType[ast.Number],
+	"is_boolean":        isType[ast.Boolean],
+	"is_null":           isType[ast.Null],
+	"is_array":          isType[*ast.Array],
+	"is_object":         isType[ast.Object],
+	"is_set":            isType[ast.Set],
+	"gt":                compare(func(c int) bool { return c > 0 }),
+	"gte":               compare(func(c int) bool { return c >= 0 }),
+	"lt":                compare(func(c int) bool { return c < 0 }),
+	"lte":               compare(func(c int) bool { return c <= 0 }),
+	"equal":             equal(true),
+	"neq":               equal(false),
+	"plus":              arith(func(x, y int64) (int64, bool) { return x + y, true }),
+	"minus":             arith(func(x, y int64) (int64, bool) { return x - y, true }),
+	"mul":               arith(func(x, y int64) (int64, bool) { return x * y, true }),
+	"rem": arith(func(x, y int64) (int64, bool) {
+		if y == 0 {
+			return 0, false // OPA's error
+		}
+		return x % y, true
+	}),
+
+	"time.parse_rfc3339_ns": parseRFC3339,
+	"time.date":             date,
+	"time.clock":            clock,
+	"time.weekday":          weekday,
+	"time.add_date":         addDate,
+}
+
+// The time builtins handle a time given as a number of nanoseconds (in
+// UTC, as OPA reads a bare number); a [ns, zone] pair, and every error,
+// is OPA's.
+
+func nanos(v ast.Value) (time.Time, bool) {
+	n, ok := v.(ast.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	i, ok := n.Int64()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, i).UTC(), true
+}
+
+// safeNanos is t in nanoseconds, when it is within int64's range.
+func safeNanos(t time.Time) (ast.Value, bool) {
+	if t.Before(minNanos) || t.After(maxNanos) {
+		return nil, false
+	}
+	return ast.Number(strconv.FormatInt(t.UnixNano(), 10)), true
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+func parseRFC3339(_ *state, args []ast.Value) (ast.Value, bool) {
+	s, ok := args[0].(ast.String)
+	if !ok {
+		return nil, false
+	}
+	t, err := time.Parse(time.RFC3339, string(s))
+	if err != nil {
+		return nil, false
+	}
+	return safeNanos(t)
+}
+
+func date(_ *state, args []ast.Value) (ast.Value, bool) {
+	t, ok := nanos(args[0])
+	if !ok {
+		return nil, false
+	}
+	y, m, d := t.Date()
+	return ast.NewArray(ast.InternedTerm(y), ast.InternedTerm(int(m)), ast.InternedTerm(d)), true
+}
+
+func clock(_ *state, args []ast.Value) (ast.Value, bool) {
+	t, ok := nanos(args[0])
+	if !ok {
+		return nil, false
+	}
+	h, m, sec := t.Clock()
+	return ast.NewArray(ast.InternedTerm(h), ast.InternedTerm(m), ast.InternedTerm(sec)), true
+}
+
+func weekday(_ *state, args []ast.Value) (ast.Value, bool) {
+	t, ok := nanos(args[0])
+	if !ok {
+		return nil, false
+	}
+	return ast.InternedTerm(t.Weekday().String()).Value, true
+}
+
+func addDate(_ *state, args []ast.Value) (ast.Value, bool) {
+	t, ok := nanos(args[0])
+	if !ok {
+		return nil, false
+	}
+	var n [3]int
+	for i, a := range args[1:] {
+		x, ok := a.(ast.Number)
+		if !ok {
+			return nil, false
+		}
+		if n[i], ok = x.Int(); !ok {
+			return nil, false
+		}
+	}
+	return safeNanos(t.AddDate(n[0], n[1], n[2]))
+}
+
+// member is x in collection: a set's member or the value of any element.
+func member(s *state, args []ast.Value) (ast.Value, bool) {
+	x := args[0]
+	switch c := args[1].(type) {
+	case ast.Set:
+		s.key.Value = x
+		in := c.Contains(s.key)
+		s.key.Value = nil
+		return ast.Boolean(in), true
+	case *ast.Array:
+		for i := range c.Len() {
+			if ast.ValueEqual(x, c.Elem(i).Value) {
+				return ast.Boolean(true), true
+			}
+		}
+		return ast.Boolean(false), true
+	case ast.Object:
+		return ast.Boolean(c.Until(func(_, v *ast.Term) bool { return ast.ValueEqual(x, v.Value) })), true
+	}
+	return ast.Boolean(false), true
+}
+
+// objectGet handles a key that is not a path.
+func objectGet(s *state, args []ast.Value) (ast.Value, bool) {
+	obj, ok := args[0].(ast.Object)
+	if !ok {
+		return nil, false
+	}
+	if _, path := args[1].(*ast.Array); path {
+		return nil, false
+	}
+	s.key.Value = args[1]
+	t := obj.Get(s.key)
+	s.key.Value = nil
+	if t != nil {
+		return t.Value, true
+	}
+	return args[2], true
+}
+
+func count(_ *state, args []ast.Value) (ast.Value, bool) {
+	switch a := args[0].(type) {
+	case *ast.Array:
+		return ast.InternedTerm(a.Len()).Value, true
+	case ast.Object:
+		return ast.InternedTerm(a.Len()).Value, true
+	case ast.Set:
+		return ast.InternedTerm(a.Len()).Value, true
+	case ast.String:
+		return ast.InternedTerm(utf8.RuneCountInString(string(a))).Value, true
+	}
+	return nil, false
+}
+
+func isType[T ast.Value](_ *state, args []ast.Value) (ast.Value, bool) {
+	_, ok := args[0].(T)
+	return ast.Boolean(ok), true
+}
+
+func compare(holds func(int) bool) native {
+	return func(_ *state, args []ast.Value) (ast.Value, bool) {
+		return ast.Boolean(holds(ast.Compare(args[0], args[1]))), true
+	}
+}
+
+func equal(want bool) native {
+	return func(_ *state, args []ast.Value) (ast.Value, bool) {
+		return ast.Boolean(ast.ValueEqual(args[0], args[1]) == want), true
+	}
+}
+
+// arith computes on integers that fit in 62 bits, where no operation
+// overflows int64; the result is the integer's decimal, as OPA writes it.
+// Anything else (floats, big integers, sets) is OPA's.
+func arith(op func(x, y int64) (int64, bool)) native {
+	const limit = 1 << 31 // products of two stay in int64
+	return func(_ *state, args []ast.Value) (ast.Value, bool) {
+		a, ok1 := args[0].(ast.Number)
+		b, ok2 := args[1].(ast.Number)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		x, ok1 := a.Int64()
+		y, ok2 := b.Int64()
+		if !ok1 || !ok2 || x <= -limit || x >= limit || y <= -limit || y >= limit {
+			return nil, false
+		}
+		r, ok := op(x, y)
+		if !ok {
+			return nil, false
+		}
+		return ast.InternedTerm(int(r)).Value, true
+	}
+}
+
+// cached is a pure builtin's result for its arguments, kept for the rest
+// of one evaluation.
+type cached struct {
+	b   *builtin
+	arg ast.Value
+	out ast.Value
+	err error
+}

@@ -64,6 +64,14 @@ const maxDepth = 32
 // Numbers are kept as json.Number. A body that is not JSON at all gives a
 // single problem on "body".
 func parseStrict(body []byte, s *shape) (any, []FieldError) {
+	if v, ok := scanClean(body, s); ok {
+		return v, nil
+	}
+	return parseTokens(body, s)
+}
+
+// parseTokens is parseStrict token by token, finding every problem.
+func parseTokens(body []byte, s *shape) (any, []FieldError) {
 	p := &parser{dec: json.NewDecoder(bytes.NewReader(body)), body: body, checkUTF8: !utf8.Valid(body)}
 	p.dec.UseNumber()
 	v, err := p.value(s, "", 0)

@@ -363,12 +363,19 @@ func (c *compiler) insert(object ir.Local, ok, ov ir.Operand, once bool) (code, 
 		return nil, err
 	}
 	key, val, o := ops[0], ops[1], c.local(object)
+	var constKey *ast.Term // a constant key's term, made once: terms are never changed
+	if key.local < 0 {
+		constKey = ast.NewTerm(key.value)
+	}
 	return func(s *state, l []ast.Value) int {
 		obj, isObj := l[o].(ast.Object)
 		if !isObj {
 			return s.fail(&Error{Msg: "object insert into a non-object"})
 		}
-		k, v := ast.NewTerm(key.get(l)), val.get(l)
+		k, v := constKey, val.get(l)
+		if k == nil {
+			k = ast.NewTerm(key.get(l))
+		}
 		if once {
 			if cur := obj.Get(k); cur != nil {
 				if ast.Compare(cur.Value, v) != 0 {

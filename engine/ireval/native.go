@@ -96,15 +96,10 @@ var natives = map[string]native{
 	"lte":               compare(func(c int) bool { return c <= 0 }),
 	"equal":             equal(true),
 	"neq":               equal(false),
-	"plus":              arith(func(x, y int64) (int64, bool) { return x + y, true }),
-	"minus":             arith(func(x, y int64) (int64, bool) { return x - y, true }),
-	"mul":               arith(func(x, y int64) (int64, bool) { return x * y, true }),
-	"rem": arith(func(x, y int64) (int64, bool) {
-		if y == 0 {
-			return 0, false // OPA's error
-		}
-		return x % y, true
-	}),
+	"plus":              arith(plus),
+	"minus":             arith(minus),
+	"mul":               arith(times),
+	"rem":               arith(remainder),
 
 	"time.parse_rfc3339_ns": parseRFC3339,
 	"time.date":             date,
@@ -266,11 +261,11 @@ func equal(want bool) native {
 	}
 }
 
-// arith computes on integers that fit in 62 bits, where no operation
-// overflows int64; the result is the integer's decimal, as OPA writes it.
-// Anything else (floats, big integers, sets) is OPA's.
+// arith computes on integers that fit in int64, where op says the result
+// does too; the result is the integer's decimal, as OPA writes it (its
+// int32 fast path and its big.Int path alike). Anything else (floats,
+// bigger integers, an overflow, sets) is OPA's.
 func arith(op func(x, y int64) (int64, bool)) native {
-	const limit = 1 << 31 // products of two stay in int64
 	return func(_ *state, args []ast.Value) (ast.Value, bool) {
 		a, ok1 := args[0].(ast.Number)
 		b, ok2 := args[1].(ast.Number)
@@ -279,15 +274,43 @@ func arith(op func(x, y int64) (int64, bool)) native {
 		}
 		x, ok1 := a.Int64()
 		y, ok2 := b.Int64()
-		if !ok1 || !ok2 || x <= -limit || x >= limit || y <= -limit || y >= limit {
+		if !ok1 || !ok2 {
 			return nil, false
 		}
 		r, ok := op(x, y)
 		if !ok {
 			return nil, false
 		}
-		return ast.InternedTerm(int(r)).Value, true
+		if r >= math.MinInt32 && r <= math.MaxInt32 {
+			return ast.InternedTerm(int(r)).Value, true
+		}
+		return ast.Number(strconv.FormatInt(r, 10)), true
 	}
+}
+
+func plus(x, y int64) (int64, bool) {
+	r := x + y
+	return r, (x^r)&(y^r) >= 0 // no overflow: the sign of r is one of theirs
+}
+
+func minus(x, y int64) (int64, bool) {
+	r := x - y
+	return r, (x^y)&(x^r) >= 0
+}
+
+func times(x, y int64) (int64, bool) {
+	if x == 0 || y == 0 {
+		return 0, true
+	}
+	r := x * y
+	return r, r/y == x && !(x == -1 && y == math.MinInt64) && !(y == -1 && x == math.MinInt64)
+}
+
+func remainder(x, y int64) (int64, bool) {
+	if y == 0 {
+		return 0, false // OPA's error
+	}
+	return x % y, true
 }
 
 // cached is a pure builtin's result for its arguments, kept for the rest

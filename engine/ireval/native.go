@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -100,6 +101,7 @@ var natives = map[string]native{
 	"minus":             arith(minus),
 	"mul":               arith(times),
 	"rem":               arith(remainder),
+	"div":               arith(quotient),
 
 	"time.parse_rfc3339_ns": parseRFC3339,
 	"time.date":             date,
@@ -113,6 +115,18 @@ var natives = map[string]native{
 // is OPA's.
 
 func nanos(v ast.Value) (time.Time, bool) {
+	loc := time.UTC
+	if a, ok := v.(*ast.Array); ok {
+		if a.Len() < 1 || a.Len() > 2 {
+			return time.Time{}, false
+		}
+		v = a.Elem(0).Value
+		if a.Len() == 2 {
+			if loc, ok = zone(a.Elem(1).Value); !ok {
+				return time.Time{}, false
+			}
+		}
+	}
 	n, ok := v.(ast.Number)
 	if !ok {
 		return time.Time{}, false
@@ -121,8 +135,32 @@ func nanos(v ast.Value) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	return time.Unix(0, i).UTC(), true
+	return time.Unix(0, i).In(loc), true
 }
+
+// zone is the time zone a [ns, zone] pair names: UTC for "" and "UTC", a
+// zone of the IANA database otherwise (loaded once). "Local", the server's
+// own zone, and an unknown zone are OPA's to handle.
+func zone(v ast.Value) (*time.Location, bool) {
+	name, ok := v.(ast.String)
+	switch {
+	case !ok || name == "Local":
+		return nil, false
+	case name == "" || name == "UTC":
+		return time.UTC, true
+	}
+	if loc, ok := zones.Load(string(name)); ok {
+		return loc.(*time.Location), true
+	}
+	loc, err := time.LoadLocation(string(name))
+	if err != nil {
+		return nil, false
+	}
+	zones.Store(string(name), loc)
+	return loc, true
+}
+
+var zones sync.Map // zone name: *time.Location
 
 // safeNanos is t in nanoseconds, when it is within int64's range.
 func safeNanos(t time.Time) (ast.Value, bool) {
@@ -304,6 +342,15 @@ func times(x, y int64) (int64, bool) {
 	}
 	r := x * y
 	return r, r/y == x && !(x == -1 && y == math.MinInt64) && !(y == -1 && x == math.MinInt64)
+}
+
+// quotient is an exact quotient; OPA writes any other (and 0, which may be
+// -0) as a float.
+func quotient(x, y int64) (int64, bool) {
+	if x == 0 || y == 0 || x%y != 0 || (x == math.MinInt64 && y == -1) {
+		return 0, false
+	}
+	return x / y, true
 }
 
 func remainder(x, y int64) (int64, bool) {

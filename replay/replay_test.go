@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/config"
 	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/replay"
@@ -175,6 +177,9 @@ func TestWindowFrom30To14Days(t *testing.T) {
 // run) against a candidate policy. The figure is in docs/decision-log.md.
 // Run: go test -run '^$' -bench Replay100k -benchtime 1x ./replay
 func BenchmarkReplay100k(b *testing.B) {
+	// As refundd replay and the server's impact analysis run it: the
+	// garbage collector target of --gc-percent's default.
+	defer debug.SetGCPercent(debug.SetGCPercent(config.Default().GCPercent))
 	store, err := decisionlog.OpenSQLite(b.TempDir())
 	if err != nil {
 		b.Fatal(err)

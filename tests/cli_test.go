@@ -66,6 +66,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"token", "new", "--name", "ci", "--scope", "decide:*"}, true, "line for the tokens file:\nci sha256:"},
 		{[]string{"token", "new", "--name", "ci", "--scope", "admin"}, false, `scope "admin": unknown`},
 		{[]string{"replay", "--merchant", "crmjetty", "--candidate", PoliciesDir(), "--data-dir", filepath.Join(t.TempDir(), "typo")}, false, "no decision log at"},
+		{[]string{"replay", "--merchant", "crmjetty", "--candidate", PoliciesDir(), "--gc-percent", "10"}, false, "--gc-percent 10: must be at least 25"},
 	} {
 		out, err := exec.Command(binary, tc.args...).CombinedOutput()
 		if (err == nil) != tc.ok || !strings.Contains(string(out), tc.want) {

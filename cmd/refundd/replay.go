@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/refundd/refundd/config"
 	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/replay"
 	"github.com/refundd/refundd/request"
@@ -28,6 +29,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	sample := fs.Int("sample", 10, "changed decisions to show with before and after")
 	ids := fs.Bool("ids", false, "list every changed decision id")
 	format := fs.String("format", "text", "text or json")
+	gcPercent := fs.Int("gc-percent", config.Default().GCPercent, "garbage collector target, as GOGC (the GOGC environment variable, if set, wins): a replay allocates as serving does")
 	verify := verificationFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundd replay --merchant ID --candidate PATH [--since T] [--until T] [--data-dir DIR | --db-url URL] [--format text|json]")
@@ -40,6 +42,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if *gcPercent < 25 {
+		fmt.Fprintf(stderr, "refundd replay: --gc-percent %d: must be at least 25\n", *gcPercent)
+		return 2
+	}
+	setGCPercent(*gcPercent)
 	opts := replay.Options{Merchant: *merchant, Sample: *sample, ChangedIDs: *ids}
 	for _, t := range []struct {
 		flag string

@@ -101,9 +101,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refundd serve: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(cfg.GCPercent)
-	}
+	setGCPercent(cfg.GCPercent)
 	log := newLogger(cfg, stderr)
 	if err := runServer(cfg, log); err != nil {
 		log.Error("refundd stopped", "error", err.Error())
@@ -289,4 +287,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// setGCPercent sets the garbage collector's target, unless the GOGC
+// environment variable does.
+func setGCPercent(pct int) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(pct)
+	}
 }

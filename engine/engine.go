@@ -337,7 +337,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		return nil, ErrUnknownMerchant
 	}
 	start := time.Now()
-	input, err := ast.InterfaceToValue(req.Input)
+	input, err := inputValue(req.Input)
 	if err != nil {
 		return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
 	}

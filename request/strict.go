@@ -2,12 +2,12 @@ package request
 
 import (
 	"bytes"
-	"maps"
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )

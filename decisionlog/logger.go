@@ -122,9 +122,10 @@ type errBox struct{ error }
 const defaultGroupWait = 2 * time.Millisecond
 
 // Begin says a decision is being computed whose record is to be logged: a
-// WAL group commit waits for it to join. The function it returns says the
-// decision is computed (call it just before Log, or when giving up); it
-// may be called more than once.
+// WAL group that opens meanwhile waits for it to join. The function it
+// returns says the decision is computed: hand it to LogComputed, which
+// calls it once the record is queued, or call it when giving up; it may be
+// called more than once.
 func (l *Logger) Begin() (computed func()) {
 	n := &l.computing[l.generation.Load()&1]
 	n.Add(1)
@@ -510,8 +511,9 @@ func (l *Logger) run() {
 }
 
 // gather adds to a WAL group the records queued now, then those of the
-// decisions still being computed, for at most MaxGroupWait: the group
-// commits as soon as no decision is left to join it.
+// decisions that were being computed when the group opened, for at most
+// MaxGroupWait: the group commits as soon as none of them is left to join
+// it. Decisions that begin later are left to the next group.
 func (l *Logger) gather(batch []entry) []entry {
 	waiting := &l.computing[(l.generation.Add(1)-1)&1] // begun before the group opened
 	var deadline <-chan time.Time

@@ -76,7 +76,7 @@ func (c *compiler) function(fn *function) error {
 
 // depth is the deepest chain of frames the functions called can lay on
 // the stack. A cycle, which Rego forbids, is refused.
-func (c *compiler) depth(callees []*function, _ map[*function]int) (int, error) {
+func (c *compiler) depth(callees []*function) (int, error) {
 	deepest := 0
 	for _, fn := range callees {
 		if fn.seen && fn.deep < 0 {
@@ -84,7 +84,7 @@ func (c *compiler) depth(callees []*function, _ map[*function]int) (int, error) 
 		}
 		if !fn.seen {
 			fn.seen, fn.deep = true, -1
-			d, err := c.depth(fn.callees, nil)
+			d, err := c.depth(fn.callees)
 			if err != nil {
 				return 0, err
 			}

@@ -94,7 +94,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 		}
 		p.main = append(p.main, code)
 	}
-	depth, err := c.depth(c.callees, map[*function]int{})
+	depth, err := c.depth(c.callees)
 	if err != nil {
 		return nil, err
 	}

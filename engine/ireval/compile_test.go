@@ -1,0 +1,92 @@
+package ireval
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// policy is a plan of blocks over functions (each named with its blocks),
+// with the given builtins declared.
+func policy(plan []*ir.Block, funcs map[string][]*ir.Block, builtins ...string) *ir.Policy {
+	p := &ir.Policy{Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: plan}}}, Funcs: &ir.Funcs{}, Static: &ir.Static{}}
+	for name, blocks := range funcs {
+		p.Funcs.Funcs = append(p.Funcs.Funcs, &ir.Func{Name: name, Params: []ir.Local{0, 1}, Return: 2, Blocks: blocks})
+	}
+	for _, b := range builtins {
+		p.Static.BuiltinFuncs = append(p.Static.BuiltinFuncs, &ir.BuiltinFunc{Name: b})
+	}
+	return p
+}
+
+func block(stmts ...ir.Stmt) *ir.Block { return &ir.Block{Stmts: stmts} }
+
+func call(f string, result ir.Local) *ir.CallStmt {
+	return &ir.CallStmt{Func: f, Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}}, Result: result}
+}
+
+// TestCompileRefuses: what the evaluator cannot run is refused at
+// compile time, naming it, so that topdown serves instead.
+func TestCompileRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy *ir.Policy
+		want   string
+	}{
+		{"a call cycle", policy([]*ir.Block{block(call("f", 2))}, map[string][]*ir.Block{
+			"f": {block(call("g", 3))}, "g": {block(call("f", 3))}}), "calls itself"},
+		{"a with statement", policy([]*ir.Block{block(&ir.WithStmt{Local: 0, Block: block()})}, nil), "WithStmt is not implemented"},
+		{"an unknown builtin", policy([]*ir.Block{block()}, nil, "no.such_builtin"), "builtin no.such_builtin is not available"},
+		{"a call of nothing", policy([]*ir.Block{block(call("nothing", 2))}, nil), "neither a function of the plan nor a builtin"},
+		{"a string out of range", policy([]*ir.Block{block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(3)}, Target: 2})}, nil), "out of range"},
+	} {
+		if _, err := Compile(tc.policy, ast.NewObject()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestFramesDoNotLeak: a function called twice, at the same place on the
+// stack, finds its locals undefined each time, in every evaluation the
+// pooled state serves.
+func TestFramesDoNotLeak(t *testing.T) {
+	// h(input, data, x): "leaked" if its local 5 is defined on entry, else
+	// it sets 5 and gives "fresh". Functions of three parameters are not
+	// memoized: the plan calls it twice.
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	h := []*ir.Block{
+		block(&ir.IsDefinedStmt{Source: 5}, &ir.AssignVarStmt{Source: str(0), Target: 3}, &ir.ReturnLocalStmt{Source: 3}),
+		block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.Bool(true)}, Target: 5},
+			&ir.AssignVarStmt{Source: str(1), Target: 3}, &ir.ReturnLocalStmt{Source: 3}),
+	}
+	callH := func(result ir.Local) *ir.CallStmt {
+		return &ir.CallStmt{Func: "h", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, str(2)}, Result: result}
+	}
+	p := &ir.Policy{
+		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "leaked"}, {Value: "fresh"}, {Value: "x"}}},
+		Funcs:  &ir.Funcs{Funcs: []*ir.Func{{Name: "h", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: h}}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(
+			callH(2), callH(3),
+			&ir.MakeArrayStmt{Target: 4},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 4},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 4},
+			&ir.MakeObjectStmt{Target: 6},
+			&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(4)}, Object: 6},
+			&ir.ResultSetAddStmt{Value: 6},
+		)}}}},
+	}
+	prog, err := Compile(p, ast.NewObject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ast.NewArray(ast.StringTerm("fresh"), ast.StringTerm("fresh"))
+	for i := range 3 { // the pool hands the same state back
+		v, err := prog.Eval(context.Background(), ast.NewObject())
+		if err != nil || v == nil || v.Compare(want) != 0 {
+			t.Fatalf("evaluation %d: %v, %v", i, v, err)
+		}
+	}
+}

@@ -579,12 +579,7 @@ func (sc *scan) step(s *state, l []ast.Value, k, v ast.Value) (bool, int) {
 func (s *state) dot(source, key ast.Value) ast.Value {
 	switch src := source.(type) {
 	case ast.Object:
-		s.key.Value = key
-		t := src.Get(s.key)
-		s.key.Value = nil
-		if t != nil {
-			return t.Value
-		}
+		return s.get(src, key)
 	case *ast.Array:
 		n, ok := key.(ast.Number)
 		if !ok {
@@ -596,14 +591,31 @@ func (s *state) dot(source, key ast.Value) ast.Value {
 		}
 		return src.Elem(i).Value
 	case ast.Set:
-		s.key.Value = key
-		ok := src.Contains(s.key)
-		s.key.Value = nil
-		if ok {
+		if s.contains(src, key) {
 			return key
 		}
 	}
 	return nil
+}
+
+// get is obj's value at key, nil when there is none; the lookup's term is
+// the state's own, never kept.
+func (s *state) get(obj ast.Object, key ast.Value) ast.Value {
+	s.key.Value = key
+	t := obj.Get(s.key)
+	s.key.Value = nil
+	if t == nil {
+		return nil
+	}
+	return t.Value
+}
+
+// contains tells whether x is a member of set, as get looks up.
+func (s *state) contains(set ast.Set, x ast.Value) bool {
+	s.key.Value = x
+	in := set.Contains(s.key)
+	s.key.Value = nil
+	return in
 }
 
 func length(v ast.Value) (int, bool) {

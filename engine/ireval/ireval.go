@@ -150,9 +150,8 @@ func (p *Program) release(s *state) {
 	clear(s.memo)
 	clear(s.memoSet)
 	clear(s.results)
-	clear(s.cache)
 	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, key: s.key, iter: s.iter,
-		results: s.results[:0], cache: s.cache[:0], bctx: topdown.BuiltinContext{Metrics: noMetrics}}
+		results: s.results[:0], bctx: topdown.BuiltinContext{Metrics: noMetrics}}
 	s.key.Value = nil
 	p.states.Put(s)
 }
@@ -174,7 +173,6 @@ type state struct {
 	ptrs    [8]*ast.Term
 	out     ast.Value // what an OPA builtin gave to iter
 	iter    func(*ast.Term) error
-	cache   []cached // results of pure builtins in this evaluation
 	bctx    topdown.BuiltinContext
 }
 

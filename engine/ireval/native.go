@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -16,10 +15,8 @@ import (
 // this package's where it gives the same results without converting
 // values to terms and back.
 type builtin struct {
-	name   string
 	native native // nil: OPA's
 	opa    topdown.BuiltinFunc
-	pure   bool // of one argument, and its result depends on it alone: cached per evaluation
 }
 
 // native computes a builtin as OPA does for the arguments it handles; for
@@ -28,7 +25,7 @@ type builtin struct {
 type native func(s *state, args []ast.Value) (ast.Value, bool)
 
 func newBuiltin(name string) (*builtin, error) {
-	b := &builtin{name: name, native: natives[name], opa: topdown.GetBuiltin(name), pure: cachedBuiltins[name]}
+	b := &builtin{native: natives[name], opa: topdown.GetBuiltin(name)}
 	if b.opa == nil {
 		return nil, fmt.Errorf("builtin %s is not available", name)
 	}
@@ -38,18 +35,8 @@ func newBuiltin(name string) (*builtin, error) {
 // call calls the builtin with args, which it does not keep; nil is
 // undefined.
 func (b *builtin) call(s *state, args []ast.Value) (ast.Value, error) {
-	if b.pure {
-		for _, c := range s.cache {
-			if c.b == b && ast.Compare(c.arg, args[0]) == 0 {
-				return c.out, c.err
-			}
-		}
-	}
 	if b.native != nil {
 		if v, ok := b.native(s, args); ok {
-			if b.pure {
-				s.cache = append(s.cache, cached{b: b, arg: args[0], out: v})
-			}
 			return v, nil
 		}
 	}
@@ -65,19 +52,7 @@ func (b *builtin) call(s *state, args []ast.Value) (ast.Value, error) {
 	out := s.out
 	s.out = nil
 	clear(ptrs)
-	if b.pure {
-		s.cache = append(s.cache, cached{b: b, arg: args[0], out: out, err: err})
-	}
 	return out, err
-}
-
-// cachedBuiltins are the builtins of one argument whose result the policies
-// ask for again and again with the same argument in one evaluation.
-var cachedBuiltins = map[string]bool{
-	"time.parse_rfc3339_ns": true,
-	"time.date":             true,
-	"time.weekday":          true,
-	"time.clock":            true,
 }
 
 var natives = map[string]native{
@@ -233,10 +208,7 @@ func member(s *state, args []ast.Value) (ast.Value, bool) {
 	x := args[0]
 	switch c := args[1].(type) {
 	case ast.Set:
-		s.key.Value = x
-		in := c.Contains(s.key)
-		s.key.Value = nil
-		return ast.Boolean(in), true
+		return ast.Boolean(s.contains(c, x)), true
 	case *ast.Array:
 		for i := range c.Len() {
 			if ast.ValueEqual(x, c.Elem(i).Value) {
@@ -259,27 +231,20 @@ func objectGet(s *state, args []ast.Value) (ast.Value, bool) {
 	if _, path := args[1].(*ast.Array); path {
 		return nil, false
 	}
-	s.key.Value = args[1]
-	t := obj.Get(s.key)
-	s.key.Value = nil
-	if t != nil {
-		return t.Value, true
+	if v := s.get(obj, args[1]); v != nil {
+		return v, true
 	}
 	return args[2], true
 }
 
+// count is a collection's length, or a string's in characters, as the
+// plan's LenStmt measures; any other type is OPA's error.
 func count(_ *state, args []ast.Value) (ast.Value, bool) {
-	switch a := args[0].(type) {
-	case *ast.Array:
-		return ast.InternedTerm(a.Len()).Value, true
-	case ast.Object:
-		return ast.InternedTerm(a.Len()).Value, true
-	case ast.Set:
-		return ast.InternedTerm(a.Len()).Value, true
-	case ast.String:
-		return ast.InternedTerm(utf8.RuneCountInString(string(a))).Value, true
+	n, ok := length(args[0])
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return ast.InternedTerm(n).Value, true
 }
 
 func isType[T ast.Value](_ *state, args []ast.Value) (ast.Value, bool) {
@@ -358,13 +323,4 @@ func remainder(x, y int64) (int64, bool) {
 		return 0, false // OPA's error
 	}
 	return x % y, true
-}
-
-// cached is a pure builtin's result for its arguments, kept for the rest
-// of one evaluation.
-type cached struct {
-	b   *builtin
-	arg ast.Value
-	out ast.Value
-	err error
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -115,15 +114,4 @@ func argLists(vals []ast.Value, arity int, name string) [][]ast.Value {
 		panic(fmt.Sprintf("no arguments for %s/%d", name, arity))
 	}
 	return out
-}
-
-// TestCachedBuiltinsArePure: a builtin whose results are kept for an
-// evaluation is one of one argument that reads neither clock nor chance.
-func TestCachedBuiltinsArePure(t *testing.T) {
-	for name := range cachedBuiltins {
-		b := ast.BuiltinMap[name]
-		if b == nil || len(b.Decl.FuncArgs().Args) != 1 || b.Nondeterministic || strings.Contains(name, "now") {
-			t.Errorf("%s cannot be cached per evaluation", name)
-		}
-	}
 }

@@ -249,8 +249,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("log-retention %s: must be at least 1h", c.LogRetention))
 		}
 	}
-	if c.GCPercent < 25 {
-		errs = append(errs, fmt.Errorf("gc-percent %d: must be at least 25", c.GCPercent))
+	if err := CheckGCPercent(c.GCPercent); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log-format %q: must be json or text", c.LogFormat))
@@ -275,4 +275,13 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// CheckGCPercent checks a garbage collector target (--gc-percent): below
+// 25 the collector would run nearly all the time.
+func CheckGCPercent(pct int) error {
+	if pct < 25 {
+		return fmt.Errorf("gc-percent %d: must be at least 25", pct)
+	}
+	return nil
 }

@@ -42,8 +42,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *gcPercent < 25 {
-		fmt.Fprintf(stderr, "refundd replay: --gc-percent %d: must be at least 25\n", *gcPercent)
+	if err := config.CheckGCPercent(*gcPercent); err != nil {
+		fmt.Fprintf(stderr, "refundd replay: --%v\n", err)
 		return 2
 	}
 	setGCPercent(*gcPercent)

@@ -164,7 +164,8 @@ func TestExplorerInBrowser(t *testing.T) {
 		}
 	}
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
-	// settled waits for the page to have drawn path.
+	// settled waits for the page to have drawn the view at path (the part of
+	// the address after #, filters included).
 	settled := func(path string) chromedp.Action[chromedp.Void] { return visible(`body[data-ready="` + path + `"]`) }
 
 	// Without a token the page says what it needs; with one it lists.
@@ -186,7 +187,9 @@ func TestExplorerInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`select[name="merchant"]`), "crmjetty"),
 		chromedp.SetValue(chromedp.CSS(`select[name="outcome"]`), "deny"),
 		chromedp.Click(chromedp.CSS(`#filters button[type="submit"]`)),
-		visible(`body[data-ready="/"] #decisions`))
+		// The list is drawn again once the new filters are in the address;
+		// until then the page still shows (or is clearing) the old one.
+		settled("/?merchant=crmjetty&outcome=deny"))
 	outcomes := eval(`[...document.querySelectorAll("#decisions tbody tr")].map(r => r.cells[1].textContent + " " + r.cells[2].textContent)`)
 	if len(outcomes) == 0 {
 		t.Error("no crmjetty denial listed")

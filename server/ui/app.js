@@ -393,7 +393,7 @@ async function route() {
   } catch (e) {
     notice(e.message);
   }
-  document.body.dataset.ready = path; // the page has settled (for tests and scripts)
+  document.body.dataset.ready = hash; // the page has settled on this view, filters included (for tests and scripts)
 }
 
 document.getElementById("lang").addEventListener("change", (ev) => {

@@ -80,7 +80,13 @@ func agreeOnCases(ctx context.Context, pq rego.PreparedEvalQuery, prog *ireval.P
 				return werr
 			}
 		}
-		got, gerr := prog.Eval(ctx, input)
+		var got ast.Value
+		gotJSON, gerr := prog.Eval(ctx, req.Input)
+		if gerr == nil && gotJSON != nil {
+			if got, gerr = ast.InterfaceToValue(gotJSON); gerr != nil {
+				return gerr
+			}
+		}
 		switch {
 		case (werr != nil) != (gerr != nil):
 			return fmt.Errorf("case %s: the compiled evaluator and topdown disagree (errors: %v, %v)", name, gerr, werr)

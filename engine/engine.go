@@ -337,26 +337,24 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		return nil, ErrUnknownMerchant
 	}
 	start := time.Now()
-	input, err := inputValue(req.Input)
-	if err != nil {
-		return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
-	}
 	var tracer *topdown.BufferTracer
 	var value any
 	evaluator := EvaluatorTopdown
 	if m.compiled != nil && !opts.Explain && !opts.Topdown {
 		evaluator = EvaluatorCompiled
-		v, err := m.compiled.Eval(ctx, input)
+		v, err := m.compiled.Eval(ctx, req.Input)
 		if err != nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
 		}
 		if v == nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
 		}
-		if value, err = ast.JSONWithOpt(v, ast.JSONOpt{SortSets: true}); err != nil {
-			return nil, &PolicyError{Merchant: merchantID, Err: err}
-		}
+		value = v
 	} else {
+		input, err := inputValue(req.Input)
+		if err != nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
+		}
 		evalOpts := []rego.EvalOption{rego.EvalParsedInput(input)}
 		if opts.Explain {
 			tracer = topdown.NewBufferTracer()

@@ -13,7 +13,7 @@ import (
 // value in state.ret), failed (an error, in state.err), or k >= 0: a break
 // out of k enclosing targets (0: the innermost; an undefined statement
 // breaks 0).
-type code func(s *state, l []ast.Value) int
+type code func(s *state, l []value) int
 
 const (
 	ranToEnd = -1
@@ -47,8 +47,8 @@ type function struct {
 }
 
 type compiler struct {
-	strings  []ast.Value
-	numbers  []ast.Value
+	strings  []value
+	numbers  []value
 	funcs    map[string]*function
 	builtins map[string]*builtin
 	frame    *int        // the locals of the frame being compiled
@@ -103,10 +103,10 @@ func (c *compiler) local(l ir.Local) int {
 // operand is a local of the frame, or a constant.
 type operand struct {
 	local int // -1: the constant
-	value ast.Value
+	value value
 }
 
-func (o operand) get(l []ast.Value) ast.Value {
+func (o operand) get(l []value) value {
 	if o.local >= 0 {
 		return l[o.local]
 	}
@@ -118,7 +118,7 @@ func (c *compiler) operand(o ir.Operand) (operand, error) {
 	case ir.Local:
 		return operand{local: c.local(v)}, nil
 	case ir.Bool:
-		return operand{local: -1, value: ast.Boolean(v)}, nil
+		return operand{local: -1, value: bool(v)}, nil
 	case ir.StringIndex:
 		if int(v) < 0 || int(v) >= len(c.strings) {
 			return operand{}, fmt.Errorf("string constant %d out of range", v)
@@ -153,11 +153,11 @@ func (c *compiler) block(b *ir.Block) (code, error) {
 	}
 	switch len(codes) {
 	case 0:
-		return func(*state, []ast.Value) int { return ranToEnd }, nil
+		return func(*state, []value) int { return ranToEnd }, nil
 	case 1:
 		return codes[0], nil
 	}
-	return func(s *state, l []ast.Value) int {
+	return func(s *state, l []value) int {
 		for _, cd := range codes {
 			if r := cd(s, l); r != ranToEnd {
 				return r
@@ -181,19 +181,19 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		t := c.local(st.Target)
 		if src.local >= 0 {
 			from := src.local
-			return func(_ *state, l []ast.Value) int { l[t] = l[from]; return ranToEnd }, nil
+			return func(_ *state, l []value) int { l[t] = l[from]; return ranToEnd }, nil
 		}
-		return func(_ *state, l []ast.Value) int { l[t] = src.value; return ranToEnd }, nil
+		return func(_ *state, l []value) int { l[t] = src.value; return ranToEnd }, nil
 	case *ir.AssignVarOnceStmt:
 		src, err := c.operand(st.Source)
 		if err != nil {
 			return nil, err
 		}
 		t := c.local(st.Target)
-		return func(s *state, l []ast.Value) int {
+		return func(s *state, l []value) int {
 			v := src.get(l)
 			if cur := l[t]; cur != nil {
-				if ast.Compare(cur, v) != 0 {
+				if compare(cur, v) != 0 {
 					return s.fail(errConflict)
 				}
 				return ranToEnd
@@ -209,7 +209,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			return nil, err
 		}
 		src, key, t := ops[0], ops[1], c.local(st.Target)
-		return func(s *state, l []ast.Value) int {
+		return func(s *state, l []value) int {
 			v := s.dot(src.get(l), key.get(l))
 			if v == nil {
 				return 0
@@ -231,31 +231,31 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		return c.defined(st.Source, false), nil
 	case *ir.ResetLocalStmt:
 		t := c.local(st.Target)
-		return func(_ *state, l []ast.Value) int { l[t] = nil; return ranToEnd }, nil
+		return func(_ *state, l []value) int { l[t] = nil; return ranToEnd }, nil
 	case *ir.ReturnLocalStmt:
 		src := c.local(st.Source)
-		return func(s *state, l []ast.Value) int { s.ret = l[src]; return returned }, nil
+		return func(s *state, l []value) int { s.ret = l[src]; return returned }, nil
 	case *ir.MakeArrayStmt:
 		t, n := c.local(st.Target), int(st.Capacity)
-		return func(_ *state, l []ast.Value) int { l[t] = ast.NewArray(make([]*ast.Term, 0, n)...); return ranToEnd }, nil
+		return func(_ *state, l []value) int { l[t] = &array{elems: make([]value, 0, n)}; return ranToEnd }, nil
 	case *ir.MakeObjectStmt:
 		t := c.local(st.Target)
-		return func(_ *state, l []ast.Value) int { l[t] = ast.NewObject(); return ranToEnd }, nil
+		return func(_ *state, l []value) int { l[t] = &object{}; return ranToEnd }, nil
 	case *ir.MakeSetStmt:
 		t := c.local(st.Target)
-		return func(_ *state, l []ast.Value) int { l[t] = ast.NewSet(); return ranToEnd }, nil
+		return func(_ *state, l []value) int { l[t] = &set{}; return ranToEnd }, nil
 	case *ir.ArrayAppendStmt:
 		val, err := c.operand(st.Value)
 		if err != nil {
 			return nil, err
 		}
 		a := c.local(st.Array)
-		return func(s *state, l []ast.Value) int {
-			arr, ok := l[a].(*ast.Array)
+		return func(s *state, l []value) int {
+			arr, ok := l[a].(*array)
 			if !ok {
 				return s.fail(&Error{Msg: "array append to a non-array"})
 			}
-			l[a] = arr.Append(ast.NewTerm(val.get(l)))
+			arr.elems = append(arr.elems, val.get(l))
 			return ranToEnd
 		}, nil
 	case *ir.SetAddStmt:
@@ -264,12 +264,12 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			return nil, err
 		}
 		a := c.local(st.Set)
-		return func(s *state, l []ast.Value) int {
-			set, ok := l[a].(ast.Set)
+		return func(s *state, l []value) int {
+			set, ok := l[a].(*set)
 			if !ok {
 				return s.fail(&Error{Msg: "set add to a non-set"})
 			}
-			set.Add(ast.NewTerm(val.get(l)))
+			set.add(val.get(l))
 			return ranToEnd
 		}, nil
 	case *ir.MakeNumberRefStmt:
@@ -278,11 +278,11 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		}
 		return c.constant(st.Target, c.numbers[st.Index]), nil
 	case *ir.MakeNumberIntStmt:
-		return c.constant(st.Target, ast.InternedTerm(int(st.Value)).Value), nil
+		return c.constant(st.Target, st.Value), nil
 	case *ir.AssignIntStmt:
-		return c.constant(st.Target, ast.InternedTerm(int(st.Value)).Value), nil
+		return c.constant(st.Target, st.Value), nil
 	case *ir.MakeNullStmt:
-		return c.constant(st.Target, ast.NullValue), nil
+		return c.constant(st.Target, null{}), nil
 	case *ir.BlockStmt:
 		blocks := make([]code, len(st.Blocks))
 		for i, b := range st.Blocks {
@@ -291,7 +291,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 				return nil, err
 			}
 		}
-		return func(s *state, l []ast.Value) int {
+		return func(s *state, l []value) int {
 			for _, b := range blocks {
 				if r := target(b(s, l)); r != ranToEnd {
 					return r
@@ -304,7 +304,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(s *state, l []ast.Value) int {
+		return func(s *state, l []value) int {
 			switch r := b(s, l); {
 			case r == ranToEnd: // the negated block holds: not is undefined
 				return 0
@@ -325,30 +325,30 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		return sc.run, nil
 	case *ir.BreakStmt:
 		k := int(st.Index)
-		return func(*state, []ast.Value) int { return k }, nil
+		return func(*state, []value) int { return k }, nil
 	case *ir.LenStmt:
 		src, err := c.operand(st.Source)
 		if err != nil {
 			return nil, err
 		}
 		t := c.local(st.Target)
-		return func(_ *state, l []ast.Value) int {
+		return func(_ *state, l []value) int {
 			n, ok := length(src.get(l))
 			if !ok {
 				return 0
 			}
-			l[t] = ast.InternedTerm(n).Value
+			l[t] = int64(n)
 			return ranToEnd
 		}, nil
 	case *ir.IsArrayStmt:
-		return isValue[*ast.Array](c, st.Source)
+		return isValue[*array](c, st.Source)
 	case *ir.IsObjectStmt:
-		return isValue[ast.Object](c, st.Source)
+		return isValue[*object](c, st.Source)
 	case *ir.IsSetStmt:
-		return isValue[ast.Set](c, st.Source)
+		return isValue[*set](c, st.Source)
 	case *ir.ResultSetAddStmt:
 		src := c.local(st.Value)
-		return func(s *state, l []ast.Value) int { s.results = append(s.results, l[src]); return ranToEnd }, nil
+		return func(s *state, l []value) int { s.results = append(s.results, l[src]); return ranToEnd }, nil
 	case *ir.NopStmt:
 		return nil, nil
 	}
@@ -357,45 +357,38 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 
 // insert inserts key: value into the object; once, a key already there
 // with another value is a conflict.
-func (c *compiler) insert(object ir.Local, ok, ov ir.Operand, once bool) (code, error) {
+func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, error) {
 	ops, err := c.operands(ok, ov)
 	if err != nil {
 		return nil, err
 	}
-	key, val, o := ops[0], ops[1], c.local(object)
-	var constKey *ast.Term // a constant key's term, made once: terms are never changed
-	if key.local < 0 {
-		constKey = ast.NewTerm(key.value)
-	}
-	return func(s *state, l []ast.Value) int {
-		obj, isObj := l[o].(ast.Object)
+	key, val, o := ops[0], ops[1], c.local(target)
+	return func(s *state, l []value) int {
+		obj, isObj := l[o].(*object)
 		if !isObj {
 			return s.fail(&Error{Msg: "object insert into a non-object"})
 		}
-		k, v := constKey, val.get(l)
-		if k == nil {
-			k = ast.NewTerm(key.get(l))
-		}
+		k, v := key.get(l), val.get(l)
 		if once {
-			if cur := obj.Get(k); cur != nil {
-				if ast.Compare(cur.Value, v) != 0 {
+			if cur := obj.get(k); cur != nil {
+				if compare(cur, v) != 0 {
 					return s.fail(errKeyConflict)
 				}
 				return ranToEnd
 			}
 		}
-		obj.Insert(k, ast.NewTerm(v))
+		obj.put(k, v)
 		return ranToEnd
 	}, nil
 }
 
 // isValue holds when the operand is a T.
-func isValue[T ast.Value](c *compiler, o ir.Operand) (code, error) {
+func isValue[T *array | *object | *set](c *compiler, o ir.Operand) (code, error) {
 	src, err := c.operand(o)
 	if err != nil {
 		return nil, err
 	}
-	return func(_ *state, l []ast.Value) int {
+	return func(_ *state, l []value) int {
 		if _, ok := src.get(l).(T); !ok {
 			return 0
 		}
@@ -410,8 +403,8 @@ func (c *compiler) equal(oa, ob ir.Operand, want bool) (code, error) {
 		return nil, err
 	}
 	a, b := ops[0], ops[1]
-	return func(_ *state, l []ast.Value) int {
-		if (ast.Compare(a.get(l), b.get(l)) == 0) != want {
+	return func(_ *state, l []value) int {
+		if (compare(a.get(l), b.get(l)) == 0) != want {
 			return 0
 		}
 		return ranToEnd
@@ -421,7 +414,7 @@ func (c *compiler) equal(oa, ob ir.Operand, want bool) (code, error) {
 // defined holds when the local is defined (want) or undefined (!want).
 func (c *compiler) defined(local ir.Local, want bool) code {
 	src := c.local(local)
-	return func(_ *state, l []ast.Value) int {
+	return func(_ *state, l []value) int {
 		if (l[src] != nil) != want {
 			return 0
 		}
@@ -429,9 +422,9 @@ func (c *compiler) defined(local ir.Local, want bool) code {
 	}
 }
 
-func (c *compiler) constant(target ir.Local, v ast.Value) code {
+func (c *compiler) constant(target ir.Local, v value) code {
 	t := c.local(target)
-	return func(_ *state, l []ast.Value) int { l[t] = v; return ranToEnd }
+	return func(_ *state, l []value) int { l[t] = v; return ranToEnd }
 }
 
 // call compiles a call of a function of the plan or of a builtin.
@@ -446,7 +439,7 @@ func (c *compiler) call(st *ir.CallStmt) (code, error) {
 			return nil, fmt.Errorf("call of %s with %d arguments, not %d", st.Func, len(args), len(fn.f.Params))
 		}
 		c.callees = append(c.callees, fn)
-		return func(s *state, l []ast.Value) int {
+		return func(s *state, l []value) int {
 			v, r := s.call(fn, args, l)
 			if r != ranToEnd {
 				return r
@@ -465,7 +458,7 @@ func (c *compiler) call(st *ir.CallStmt) (code, error) {
 	if len(args) > len(state{}.args) {
 		return nil, fmt.Errorf("call of %s with %d arguments", st.Func, len(args))
 	}
-	return func(s *state, l []ast.Value) int {
+	return func(s *state, l []value) int {
 		in := s.args[:len(args)]
 		for i, a := range args {
 			v := a.get(l)
@@ -489,7 +482,7 @@ func (c *compiler) call(st *ir.CallStmt) (code, error) {
 
 // call runs a function of the plan in a new frame; a function of two
 // parameters (input and data: a rule) is memoized for the evaluation.
-func (s *state) call(fn *function, args []operand, l []ast.Value) (ast.Value, int) {
+func (s *state) call(fn *function, args []operand, l []value) (value, int) {
 	if fn.memo && s.memoSet[fn.index] {
 		return s.memo[fn.index], ranToEnd
 	}
@@ -500,7 +493,7 @@ func (s *state) call(fn *function, args []operand, l []ast.Value) (ast.Value, in
 	for i, p := range fn.params {
 		g[p] = args[i].get(l)
 	}
-	var out ast.Value
+	var out value
 	done := false
 	for _, b := range fn.body {
 		switch target(b(s, g)) {
@@ -531,25 +524,23 @@ type scan struct {
 	body               code
 }
 
-func (sc *scan) run(s *state, l []ast.Value) int {
+func (sc *scan) run(s *state, l []value) int {
 	switch src := l[sc.source].(type) {
-	case *ast.Array:
-		for i := 0; i < src.Len(); i++ {
-			if stop, r := sc.step(s, l, ast.InternedTerm(i).Value, src.Elem(i).Value); stop {
+	case *array:
+		for i, e := range src.elems {
+			if stop, r := sc.step(s, l, int64(i), e); stop {
 				return r
 			}
 		}
-	case ast.Object:
-		r := ranToEnd
-		src.Until(func(k, v *ast.Term) bool {
-			var stop bool
-			stop, r = sc.step(s, l, k.Value, v.Value)
-			return stop
-		})
-		return r
-	case ast.Set:
-		for _, e := range src.Slice() {
-			if stop, r := sc.step(s, l, e.Value, e.Value); stop {
+	case *object:
+		for i, k := range src.keys {
+			if stop, r := sc.step(s, l, k, src.vals[i]); stop {
+				return r
+			}
+		}
+	case *set:
+		for _, e := range src.elems {
+			if stop, r := sc.step(s, l, e, e); stop {
 				return r
 			}
 		}
@@ -557,7 +548,7 @@ func (sc *scan) run(s *state, l []ast.Value) int {
 	return ranToEnd
 }
 
-func (sc *scan) step(s *state, l []ast.Value, k, v ast.Value) (bool, int) {
+func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 	if !s.tick() {
 		return true, failed
 	}
@@ -576,58 +567,46 @@ func (sc *scan) step(s *state, l []ast.Value, k, v ast.Value) (bool, int) {
 
 // dot looks key up in source: an object's value, an array's element, a
 // set's member; nil when there is none.
-func (s *state) dot(source, key ast.Value) ast.Value {
+func (s *state) dot(source, key value) value {
 	switch src := source.(type) {
-	case ast.Object:
-		return s.get(src, key)
-	case *ast.Array:
-		n, ok := key.(ast.Number)
-		if !ok {
+	case *object:
+		return src.get(key)
+	case *array:
+		var i int64
+		switch n := key.(type) {
+		case int64:
+			i = n
+		case ast.Number:
+			x, ok := n.Int()
+			if !ok {
+				return nil
+			}
+			i = int64(x)
+		default:
 			return nil
 		}
-		i, ok := n.Int()
-		if !ok || i < 0 || i >= src.Len() {
+		if i < 0 || i >= int64(len(src.elems)) {
 			return nil
 		}
-		return src.Elem(i).Value
-	case ast.Set:
-		if s.contains(src, key) {
+		return src.elems[i]
+	case *set:
+		if src.has(key) {
 			return key
 		}
 	}
 	return nil
 }
 
-// get is obj's value at key, nil when there is none; the lookup's term is
-// the state's own, never kept.
-func (s *state) get(obj ast.Object, key ast.Value) ast.Value {
-	s.key.Value = key
-	t := obj.Get(s.key)
-	s.key.Value = nil
-	if t == nil {
-		return nil
-	}
-	return t.Value
-}
-
-// contains tells whether x is a member of set, as get looks up.
-func (s *state) contains(set ast.Set, x ast.Value) bool {
-	s.key.Value = x
-	in := set.Contains(s.key)
-	s.key.Value = nil
-	return in
-}
-
-func length(v ast.Value) (int, bool) {
+func length(v value) (int, bool) {
 	switch v := v.(type) {
-	case *ast.Array:
-		return v.Len(), true
-	case ast.Object:
-		return v.Len(), true
-	case ast.Set:
-		return v.Len(), true
-	case ast.String:
-		return utf8.RuneCountInString(string(v)), true
+	case *array:
+		return len(v.elems), true
+	case *object:
+		return len(v.keys), true
+	case *set:
+		return len(v.elems), true
+	case string:
+		return utf8.RuneCountInString(v), true
 	}
 	return 0, false
 }

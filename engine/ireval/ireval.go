@@ -34,12 +34,13 @@ import (
 // Program is a plan bound to its data, compiled, ready to evaluate. It is
 // safe for concurrent use.
 type Program struct {
-	data   ast.Value
-	main   []code // the plan's blocks
-	locals int    // the plan's frame
-	nfuncs int
-	stack  int // the deepest chain of frames, in locals
-	states sync.Pool
+	data    value
+	strings map[string]value // the plan's strings, each made a value once
+	main    []code           // the plan's blocks
+	locals  int              // the plan's frame
+	nfuncs  int
+	stack   int // the deepest chain of frames, in locals
+	states  sync.Pool
 }
 
 // Error is an evaluation error: a conflict, or a builtin's error (refundd
@@ -52,6 +53,11 @@ func (e *Error) Error() string { return e.Msg }
 // with unplanned rules, several plans, a statement it does not implement,
 // a builtin OPA does not provide, or a call cycle.
 func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
+	dv, ok := fromAST(data)
+	if !ok {
+		return nil, errors.New("data is not a document")
+	}
+	p := &Program{data: dv, strings: map[string]value{}}
 	if len(policy.UnplannedRules) > 0 {
 		return nil, fmt.Errorf("rule %s could not be planned", policy.UnplannedRules[0].Path)
 	}
@@ -61,8 +67,13 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}}
 	if policy.Static != nil {
 		for _, s := range policy.Static.Strings {
-			c.strings = append(c.strings, ast.String(s.Value))
-			c.numbers = append(c.numbers, ast.Number(s.Value))
+			v, ok := p.strings[s.Value]
+			if !ok {
+				v = s.Value
+				p.strings[s.Value] = v
+			}
+			c.strings = append(c.strings, v)
+			c.numbers = append(c.numbers, numberValue(ast.Number(s.Value)))
 		}
 		for _, b := range policy.Static.BuiltinFuncs {
 			bi, err := newBuiltin(b.Name)
@@ -83,7 +94,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 			}
 		}
 	}
-	p := &Program{data: data, nfuncs: len(c.funcs)}
+	p.nfuncs = len(c.funcs)
 	p.locals = 2
 	c.frame = &p.locals
 	c.callees = nil
@@ -101,10 +112,9 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	p.stack = p.locals + depth
 	p.states.New = func() any {
 		s := &state{
-			stack:   make([]ast.Value, p.stack),
-			memo:    make([]ast.Value, p.nfuncs),
+			stack:   make([]value, p.stack),
+			memo:    make([]value, p.nfuncs),
 			memoSet: make([]bool, p.nfuncs),
-			key:     &ast.Term{},
 			bctx:    topdown.BuiltinContext{Metrics: noMetrics},
 		}
 		s.iter = func(t *ast.Term) error { s.out = t.Value; return nil }
@@ -116,16 +126,21 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 // noMetrics is handed to builtins: nothing reads what they would record.
 var noMetrics = metrics.NoOp()
 
-// Eval evaluates the plan with input and returns the value of its query
-// (the first key of the result object), or nil when it is undefined.
-func (p *Program) Eval(ctx context.Context, input ast.Value) (ast.Value, error) {
+// Eval evaluates the plan with input, a decoded JSON document, and
+// returns the value of its query (the first key of the result object) as
+// ast.JSONWithOpt gives it with sorted sets, or nil when it is undefined.
+func (p *Program) Eval(ctx context.Context, input any) (any, error) {
+	in, err := p.input(input)
+	if err != nil {
+		return nil, err
+	}
 	s := p.states.Get().(*state)
 	defer p.release(s)
 	s.ctx = ctx
 	s.bctx.Context = ctx
 	s.bctx.Cache = builtins.Cache{}
 	l := s.push(p.locals)
-	l[ir.Input], l[ir.Data] = input, p.data
+	l[ir.Input], l[ir.Data] = in, p.data
 	for _, b := range p.main {
 		if target(b(s, l)) == failed {
 			return nil, s.err
@@ -134,13 +149,11 @@ func (p *Program) Eval(ctx context.Context, input ast.Value) (ast.Value, error) 
 	if len(s.results) == 0 {
 		return nil, nil
 	}
-	obj, ok := s.results[0].(ast.Object)
-	if !ok || obj.Len() != 1 {
-		return nil, fmt.Errorf("plan result %v is not an object of one binding", s.results[0])
+	obj, ok := s.results[0].(*object)
+	if !ok || len(obj.keys) != 1 {
+		return nil, fmt.Errorf("plan result %v is not an object of one binding", toAST(s.results[0]))
 	}
-	var out ast.Value
-	obj.Foreach(func(_, v *ast.Term) { out = v.Value })
-	return out, nil
+	return toJSON(obj.vals[0])
 }
 
 // release clears what the evaluation left in the state (nothing it made
@@ -150,9 +163,8 @@ func (p *Program) release(s *state) {
 	clear(s.memo)
 	clear(s.memoSet)
 	clear(s.results)
-	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, key: s.key, iter: s.iter,
+	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, iter: s.iter,
 		results: s.results[:0], bctx: topdown.BuiltinContext{Metrics: noMetrics}}
-	s.key.Value = nil
 	p.states.Put(s)
 }
 
@@ -161,15 +173,14 @@ type state struct {
 	ctx     context.Context
 	err     error
 	steps   uint32 // loop iterations and calls, for checking ctx now and then
-	stack   []ast.Value
+	stack   []value
 	sp      int
-	high    int       // the highest sp reached: the stack above it is clear
-	ret     ast.Value // what the innermost function returned
-	memo    []ast.Value
+	high    int   // the highest sp reached: the stack above it is clear
+	ret     value // what the innermost function returned
+	memo    []value
 	memoSet []bool
-	results []ast.Value
-	key     *ast.Term // a lookup key, reused: lookups never keep it
-	args    [8]ast.Value
+	results []value
+	args    [8]value
 	ptrs    [8]*ast.Term
 	out     ast.Value // what an OPA builtin gave to iter
 	iter    func(*ast.Term) error
@@ -177,7 +188,7 @@ type state struct {
 }
 
 // push lays a frame of n locals on the stack, all undefined.
-func (s *state) push(n int) []ast.Value {
+func (s *state) push(n int) []value {
 	l := s.stack[s.sp : s.sp+n : s.sp+n]
 	clear(l)
 	s.sp += n

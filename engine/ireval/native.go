@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -13,8 +14,9 @@ import (
 
 // builtin is a builtin function the plan calls: OPA's implementation, or
 // this package's where it gives the same results without converting
-// values to terms and back.
+// values to OPA's and back.
 type builtin struct {
+	name   string
 	native native // nil: OPA's
 	opa    topdown.BuiltinFunc
 }
@@ -22,10 +24,10 @@ type builtin struct {
 // native computes a builtin as OPA does for the arguments it handles; for
 // any other (false) OPA's implementation is called, so that its results
 // and its errors are OPA's.
-type native func(s *state, args []ast.Value) (ast.Value, bool)
+type native func(args []value) (value, bool)
 
 func newBuiltin(name string) (*builtin, error) {
-	b := &builtin{native: natives[name], opa: topdown.GetBuiltin(name)}
+	b := &builtin{name: name, native: natives[name], opa: topdown.GetBuiltin(name)}
 	if b.opa == nil {
 		return nil, fmt.Errorf("builtin %s is not available", name)
 	}
@@ -34,17 +36,16 @@ func newBuiltin(name string) (*builtin, error) {
 
 // call calls the builtin with args, which it does not keep; nil is
 // undefined.
-func (b *builtin) call(s *state, args []ast.Value) (ast.Value, error) {
+func (b *builtin) call(s *state, args []value) (value, error) {
 	if b.native != nil {
-		if v, ok := b.native(s, args); ok {
+		if v, ok := b.native(args); ok {
 			return v, nil
 		}
 	}
-	// Fresh terms: an implementation may keep its operands in its result.
 	terms := make([]ast.Term, len(args))
 	ptrs := s.ptrs[:len(args)]
 	for i, a := range args {
-		terms[i].Value = a
+		terms[i].Value = toAST(a)
 		ptrs[i] = &terms[i]
 	}
 	s.out = nil
@@ -52,24 +53,35 @@ func (b *builtin) call(s *state, args []ast.Value) (ast.Value, error) {
 	out := s.out
 	s.out = nil
 	clear(ptrs)
-	return out, err
+	if err != nil || out == nil {
+		return nil, err
+	}
+	v, ok := fromAST(out)
+	if !ok {
+		return nil, fmt.Errorf("%s: its result %v is not a value", b.name, out)
+	}
+	return v, nil
 }
 
 var natives = map[string]native{
 	"internal.member_2": member,
 	"object.get":        objectGet,
+	"object.union":      objectUnion,
+	"object.keys":       objectKeys,
+	"array.concat":      arrayConcat,
 	"count":             count,
-	"is_string":         isType[ast.String],
-	"is_number":         isType[ast.Number],
-	"is_boolean":        isType[ast.Boolean],
-	"is_null":           isType[ast.Null],
-	"is_array":          isType[*ast.Array],
-	"is_object":         isType[ast.Object],
-	"is_set":            isType[ast.Set],
-	"gt":                compare(func(c int) bool { return c > 0 }),
-	"gte":               compare(func(c int) bool { return c >= 0 }),
-	"lt":                compare(func(c int) bool { return c < 0 }),
-	"lte":               compare(func(c int) bool { return c <= 0 }),
+	"sprintf":           sprintf,
+	"is_string":         isType[string],
+	"is_number":         isNumber,
+	"is_boolean":        isType[bool],
+	"is_null":           isType[null],
+	"is_array":          isType[*array],
+	"is_object":         isType[*object],
+	"is_set":            isType[*set],
+	"gt":                compared(func(c int) bool { return c > 0 }),
+	"gte":               compared(func(c int) bool { return c >= 0 }),
+	"lt":                compared(func(c int) bool { return c < 0 }),
+	"lte":               compared(func(c int) bool { return c <= 0 }),
 	"equal":             equal(true),
 	"neq":               equal(false),
 	"plus":              arith(plus),
@@ -77,6 +89,10 @@ var natives = map[string]native{
 	"mul":               arith(times),
 	"rem":               arith(remainder),
 	"div":               arith(quotient),
+	"floor":             integral,
+	"ceil":              integral,
+	"max":               extreme(1),
+	"min":               extreme(-1),
 
 	"time.parse_rfc3339_ns": parseRFC3339,
 	"time.date":             date,
@@ -86,27 +102,23 @@ var natives = map[string]native{
 }
 
 // The time builtins handle a time given as a number of nanoseconds (in
-// UTC, as OPA reads a bare number); a [ns, zone] pair, and every error,
-// is OPA's.
+// UTC, as OPA reads a bare number) or a [ns, zone] pair; every error is
+// OPA's.
 
-func nanos(v ast.Value) (time.Time, bool) {
+func nanos(v value) (time.Time, bool) {
 	loc := time.UTC
-	if a, ok := v.(*ast.Array); ok {
-		if a.Len() < 1 || a.Len() > 2 {
+	if a, ok := v.(*array); ok {
+		if len(a.elems) < 1 || len(a.elems) > 2 {
 			return time.Time{}, false
 		}
-		v = a.Elem(0).Value
-		if a.Len() == 2 {
-			if loc, ok = zone(a.Elem(1).Value); !ok {
+		v = a.elems[0]
+		if len(a.elems) == 2 {
+			if loc, ok = zone(a.elems[1]); !ok {
 				return time.Time{}, false
 			}
 		}
 	}
-	n, ok := v.(ast.Number)
-	if !ok {
-		return time.Time{}, false
-	}
-	i, ok := n.Int64()
+	i, ok := v.(int64)
 	if !ok {
 		return time.Time{}, false
 	}
@@ -116,167 +128,335 @@ func nanos(v ast.Value) (time.Time, bool) {
 // zone is the time zone a [ns, zone] pair names: UTC for "" and "UTC", a
 // zone of the IANA database otherwise (loaded once). "Local", the server's
 // own zone, and an unknown zone are OPA's to handle.
-func zone(v ast.Value) (*time.Location, bool) {
-	name, ok := v.(ast.String)
+func zone(v value) (*time.Location, bool) {
+	name, ok := v.(string)
 	switch {
 	case !ok || name == "Local":
 		return nil, false
 	case name == "" || name == "UTC":
 		return time.UTC, true
 	}
-	if loc, ok := zones.Load(string(name)); ok {
+	if loc, ok := zones.Load(name); ok {
 		return loc.(*time.Location), true
 	}
-	loc, err := time.LoadLocation(string(name))
+	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, false
 	}
-	zones.Store(string(name), loc)
+	zones.Store(name, loc)
 	return loc, true
 }
 
 var zones sync.Map // zone name: *time.Location
 
 // safeNanos is t in nanoseconds, when it is within int64's range.
-func safeNanos(t time.Time) (ast.Value, bool) {
+func safeNanos(t time.Time) (value, bool) {
 	if t.Before(minNanos) || t.After(maxNanos) {
 		return nil, false
 	}
-	return ast.Number(strconv.FormatInt(t.UnixNano(), 10)), true
+	return t.UnixNano(), true
 }
 
 var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
-func parseRFC3339(_ *state, args []ast.Value) (ast.Value, bool) {
-	s, ok := args[0].(ast.String)
+func parseRFC3339(args []value) (value, bool) {
+	s, ok := args[0].(string)
 	if !ok {
 		return nil, false
 	}
-	t, err := time.Parse(time.RFC3339, string(s))
+	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return nil, false
 	}
 	return safeNanos(t)
 }
 
-func date(_ *state, args []ast.Value) (ast.Value, bool) {
+func triple(a, b, c int) value {
+	return &array{elems: []value{int64(a), int64(b), int64(c)}}
+}
+
+func date(args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
 	y, m, d := t.Date()
-	return ast.NewArray(ast.InternedTerm(y), ast.InternedTerm(int(m)), ast.InternedTerm(d)), true
+	return triple(y, int(m), d), true
 }
 
-func clock(_ *state, args []ast.Value) (ast.Value, bool) {
+func clock(args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
 	h, m, sec := t.Clock()
-	return ast.NewArray(ast.InternedTerm(h), ast.InternedTerm(m), ast.InternedTerm(sec)), true
+	return triple(h, m, sec), true
 }
 
-func weekday(_ *state, args []ast.Value) (ast.Value, bool) {
+var weekdays = func() (w [7]value) {
+	for d := range w {
+		w[d] = time.Weekday(d).String()
+	}
+	return w
+}()
+
+func weekday(args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
-	return ast.InternedTerm(t.Weekday().String()).Value, true
+	return weekdays[t.Weekday()], true
 }
 
-func addDate(_ *state, args []ast.Value) (ast.Value, bool) {
+func addDate(args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
 	var n [3]int
 	for i, a := range args[1:] {
-		x, ok := a.(ast.Number)
-		if !ok {
+		x, ok := a.(int64)
+		if !ok || x < math.MinInt32 || x > math.MaxInt32 {
 			return nil, false
 		}
-		if n[i], ok = x.Int(); !ok {
-			return nil, false
-		}
+		n[i] = int(x)
 	}
 	return safeNanos(t.AddDate(n[0], n[1], n[2]))
 }
 
 // member is x in collection: a set's member or the value of any element.
-func member(s *state, args []ast.Value) (ast.Value, bool) {
+func member(args []value) (value, bool) {
 	x := args[0]
 	switch c := args[1].(type) {
-	case ast.Set:
-		return ast.Boolean(s.contains(c, x)), true
-	case *ast.Array:
-		for i := range c.Len() {
-			if ast.ValueEqual(x, c.Elem(i).Value) {
-				return ast.Boolean(true), true
-			}
-		}
-		return ast.Boolean(false), true
-	case ast.Object:
-		return ast.Boolean(c.Until(func(_, v *ast.Term) bool { return ast.ValueEqual(x, v.Value) })), true
+	case *set:
+		return c.has(x), true
+	case *array:
+		return contains(c.elems, x), true
+	case *object:
+		return contains(c.vals, x), true
 	}
-	return ast.Boolean(false), true
+	return false, true
+}
+
+func contains(vs []value, x value) bool {
+	for _, v := range vs {
+		if compare(x, v) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // objectGet handles a key that is not a path.
-func objectGet(s *state, args []ast.Value) (ast.Value, bool) {
-	obj, ok := args[0].(ast.Object)
+func objectGet(args []value) (value, bool) {
+	obj, ok := args[0].(*object)
 	if !ok {
 		return nil, false
 	}
-	if _, path := args[1].(*ast.Array); path {
+	if _, path := args[1].(*array); path {
 		return nil, false
 	}
-	if v := s.get(obj, args[1]); v != nil {
+	if v := obj.get(args[1]); v != nil {
 		return v, true
 	}
 	return args[2], true
 }
 
+// objectUnion merges b into a: b's value wins, except where both are
+// objects, which are merged in turn.
+func objectUnion(args []value) (value, bool) {
+	a, ok1 := args[0].(*object)
+	b, ok2 := args[1].(*object)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return union(a, b), true
+}
+
+func union(a, b *object) *object {
+	switch {
+	case len(a.keys) == 0:
+		return b
+	case len(b.keys) == 0:
+		return a
+	}
+	out := newObject(len(a.keys) + len(b.keys))
+	i, j := 0, 0
+	for i < len(a.keys) || j < len(b.keys) {
+		c := 1
+		switch {
+		case i == len(a.keys):
+		case j == len(b.keys):
+			c = -1
+		default:
+			c = compare(a.keys[i], b.keys[j])
+		}
+		switch {
+		case c < 0:
+			out.keys, out.vals = append(out.keys, a.keys[i]), append(out.vals, a.vals[i])
+			i++
+		case c > 0:
+			out.keys, out.vals = append(out.keys, b.keys[j]), append(out.vals, b.vals[j])
+			j++
+		default:
+			v := b.vals[j]
+			if x, ok := a.vals[i].(*object); ok {
+				if y, ok := v.(*object); ok {
+					v = union(x, y)
+				}
+			}
+			out.keys, out.vals = append(out.keys, a.keys[i]), append(out.vals, v)
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+func objectKeys(args []value) (value, bool) {
+	o, ok := args[0].(*object)
+	if !ok {
+		return nil, false
+	}
+	return &set{elems: o.keys[:len(o.keys):len(o.keys)]}, true // sorted, never changed
+}
+
+func arrayConcat(args []value) (value, bool) {
+	a, ok1 := args[0].(*array)
+	b, ok2 := args[1].(*array)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	switch {
+	case len(a.elems) == 0:
+		return b, true
+	case len(b.elems) == 0:
+		return a, true
+	}
+	elems := make([]value, 0, len(a.elems)+len(b.elems))
+	return &array{elems: append(append(elems, a.elems...), b.elems...)}, true
+}
+
 // count is a collection's length, or a string's in characters, as the
 // plan's LenStmt measures; any other type is OPA's error.
-func count(_ *state, args []ast.Value) (ast.Value, bool) {
+func count(args []value) (value, bool) {
 	n, ok := length(args[0])
 	if !ok {
 		return nil, false
 	}
-	return ast.InternedTerm(n).Value, true
+	return int64(n), true
 }
 
-func isType[T ast.Value](_ *state, args []ast.Value) (ast.Value, bool) {
+// sprintf handles formats of %s with strings, %d with integers (with a
+// width, padded with spaces or zeros), and %%, each verb with its
+// argument; anything else is OPA's (fmt.Sprintf's).
+func sprintf(args []value) (value, bool) {
+	format, ok1 := args[0].(string)
+	list, ok2 := args[1].(*array)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(format)+16)
+	next := 0
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(format) {
+			return nil, false
+		}
+		if format[i] == '%' {
+			out = append(out, '%')
+			continue
+		}
+		zero := format[i] == '0'
+		if zero {
+			i++
+		}
+		width := 0
+		for i < len(format) && format[i] >= '0' && format[i] <= '9' && width < 100 {
+			width = width*10 + int(format[i]-'0')
+			i++
+		}
+		if i == len(format) || next == len(list.elems) {
+			return nil, false
+		}
+		arg := list.elems[next]
+		next++
+		switch format[i] {
+		case 's':
+			s, ok := arg.(string)
+			if !ok || width != 0 || zero {
+				return nil, false
+			}
+			out = append(out, s...)
+		case 'd':
+			n, ok := arg.(int64)
+			if !ok || n == math.MinInt64 {
+				return nil, false
+			}
+			var digits [20]byte
+			d := strconv.AppendInt(digits[:0], max(n, -n), 10)
+			pad := width - len(d)
+			if n < 0 {
+				pad--
+			}
+			if !zero {
+				for ; pad > 0; pad-- {
+					out = append(out, ' ')
+				}
+			}
+			if n < 0 {
+				out = append(out, '-')
+			}
+			for ; pad > 0; pad-- {
+				out = append(out, '0')
+			}
+			out = append(out, d...)
+		default:
+			return nil, false
+		}
+	}
+	if next != len(list.elems) || !utf8.Valid(out) {
+		return nil, false
+	}
+	return string(out), true
+}
+
+func isType[T string | bool | null | *array | *object | *set](args []value) (value, bool) {
 	_, ok := args[0].(T)
-	return ast.Boolean(ok), true
+	return ok, true
 }
 
-func compare(holds func(int) bool) native {
-	return func(_ *state, args []ast.Value) (ast.Value, bool) {
-		return ast.Boolean(holds(ast.Compare(args[0], args[1]))), true
+func isNumber(args []value) (value, bool) {
+	switch args[0].(type) {
+	case int64, ast.Number:
+		return true, true
+	}
+	return false, true
+}
+
+func compared(holds func(int) bool) native {
+	return func(args []value) (value, bool) {
+		return holds(compare(args[0], args[1])), true
 	}
 }
 
 func equal(want bool) native {
-	return func(_ *state, args []ast.Value) (ast.Value, bool) {
-		return ast.Boolean(ast.ValueEqual(args[0], args[1]) == want), true
+	return func(args []value) (value, bool) {
+		return (compare(args[0], args[1]) == 0) == want, true
 	}
 }
 
 // arith computes on integers that fit in int64, where op says the result
-// does too; the result is the integer's decimal, as OPA writes it (its
-// int32 fast path and its big.Int path alike). Anything else (floats,
-// bigger integers, an overflow, sets) is OPA's.
+// does too; anything else (floats, bigger integers, an overflow, sets) is
+// OPA's.
 func arith(op func(x, y int64) (int64, bool)) native {
-	return func(_ *state, args []ast.Value) (ast.Value, bool) {
-		a, ok1 := args[0].(ast.Number)
-		b, ok2 := args[1].(ast.Number)
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		x, ok1 := a.Int64()
-		y, ok2 := b.Int64()
+	return func(args []value) (value, bool) {
+		x, ok1 := args[0].(int64)
+		y, ok2 := args[1].(int64)
 		if !ok1 || !ok2 {
 			return nil, false
 		}
@@ -284,10 +464,7 @@ func arith(op func(x, y int64) (int64, bool)) native {
 		if !ok {
 			return nil, false
 		}
-		if r >= math.MinInt32 && r <= math.MaxInt32 {
-			return ast.InternedTerm(int(r)).Value, true
-		}
-		return ast.Number(strconv.FormatInt(r, 10)), true
+		return r, true
 	}
 }
 
@@ -323,4 +500,36 @@ func remainder(x, y int64) (int64, bool) {
 		return 0, false // OPA's error
 	}
 	return x % y, true
+}
+
+// integral is floor or ceil of an integer: itself.
+func integral(args []value) (value, bool) {
+	n, ok := args[0].(int64)
+	return n, ok
+}
+
+// extreme is max (sign 1) or min (-1) of an array's or a set's elements,
+// undefined when there are none.
+func extreme(sign int) native {
+	return func(args []value) (value, bool) {
+		var elems []value
+		switch c := args[0].(type) {
+		case *array:
+			elems = c.elems
+		case *set:
+			elems = c.elems
+		default:
+			return nil, false
+		}
+		if len(elems) == 0 {
+			return nil, false // OPA's: undefined
+		}
+		best := elems[0]
+		for _, e := range elems[1:] {
+			if compare(e, best)*sign > 0 {
+				best = e
+			}
+		}
+		return best, true
+	}
 }

@@ -1,0 +1,365 @@
+package ireval
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// value is what the evaluator computes with: nil (undefined: never an
+// element of a collection), null, bool, int64 (an integer whose decimal
+// is its text: "7", never "07", "7.0" or "-0"), ast.Number (any other
+// number, kept as its text, as OPA keeps it), string, *array, *object or
+// *set. Objects keep their keys sorted and sets their elements, in OPA's
+// order, which is the order Rego iterates them in; so that lookups are a
+// binary search and nothing is hashed.
+//
+// Values are never changed once another can see them: the plan fills only
+// the collections it has just made (MakeObjectStmt and the like).
+type value = any
+
+type null struct{}
+
+type array struct{ elems []value }
+
+type object struct{ keys, vals []value }
+
+type set struct{ elems []value }
+
+// order is OPA's order of types: null, booleans, numbers, strings,
+// arrays, objects, sets.
+func order(v value) int {
+	switch v.(type) {
+	case null:
+		return 0
+	case bool:
+		return 1
+	case int64, ast.Number:
+		return 2
+	case string:
+		return 3
+	case *array:
+		return 7
+	case *object:
+		return 8
+	case *set:
+		return 9
+	}
+	panic(fmt.Sprintf("ireval: %T is not a value", v))
+}
+
+// compare is ast.Compare over values: <0, 0 or >0.
+func compare(a, b value) int {
+	// The common cases first.
+	switch a := a.(type) {
+	case string:
+		if b, ok := b.(string); ok {
+			return strings.Compare(a, b)
+		}
+	case int64:
+		if b, ok := b.(int64); ok {
+			return cmp.Compare(a, b)
+		}
+	}
+	oa, ob := order(a), order(b)
+	if oa != ob {
+		return cmp.Compare(oa, ob)
+	}
+	switch a := a.(type) {
+	case null:
+		return 0
+	case bool:
+		b := b.(bool)
+		switch {
+		case a == b:
+			return 0
+		case !a:
+			return -1
+		}
+		return 1
+	case int64, ast.Number:
+		return ast.NumberCompare(number(a), number(b))
+	case *array:
+		return slices.CompareFunc(a.elems, b.(*array).elems, compare)
+	case *object:
+		b := b.(*object)
+		for i := range min(len(a.keys), len(b.keys)) {
+			if c := compare(a.keys[i], b.keys[i]); c != 0 {
+				return c
+			}
+			if c := compare(a.vals[i], b.vals[i]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(len(a.keys), len(b.keys))
+	case *set:
+		return slices.CompareFunc(a.elems, b.(*set).elems, compare)
+	}
+	panic("unreachable")
+}
+
+// number is a number value as OPA writes it.
+func number(v value) ast.Number {
+	if i, ok := v.(int64); ok {
+		return ast.Number(strconv.FormatInt(i, 10))
+	}
+	return v.(ast.Number)
+}
+
+// numberValue is the value of a number written n: an int64 when n is an
+// integer's own decimal.
+func numberValue(n ast.Number) value {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		var b [24]byte
+		if string(strconv.AppendInt(b[:0], i, 10)) == string(n) { // not "07", "+7" or "-0"
+			return i
+		}
+	}
+	return n
+}
+
+// search is where key is, or would be, among sorted keys.
+func search(keys []value, key value) (int, bool) {
+	if k, ok := key.(string); ok { // most keys: no dynamic dispatch
+		return slices.BinarySearchFunc(keys, k, func(e value, k string) int {
+			if s, ok := e.(string); ok {
+				return strings.Compare(s, k)
+			}
+			return compare(e, k)
+		})
+	}
+	return slices.BinarySearchFunc(keys, key, compare)
+}
+
+func newObject(n int) *object {
+	return &object{keys: make([]value, 0, n), vals: make([]value, 0, n)}
+}
+
+// get is the value at key, nil when there is none.
+func (o *object) get(key value) value {
+	if i, ok := search(o.keys, key); ok {
+		return o.vals[i]
+	}
+	return nil
+}
+
+// put sets key to v.
+func (o *object) put(key, v value) {
+	i, ok := search(o.keys, key)
+	if ok {
+		o.vals[i] = v
+		return
+	}
+	o.keys = slices.Insert(o.keys, i, key)
+	o.vals = slices.Insert(o.vals, i, v)
+}
+
+func (s *set) has(x value) bool {
+	_, ok := search(s.elems, x)
+	return ok
+}
+
+func (s *set) add(x value) {
+	if i, ok := search(s.elems, x); !ok {
+		s.elems = slices.Insert(s.elems, i, x)
+	}
+}
+
+// fromAST is the value of an ast.Value; false for anything but data (a
+// variable, a reference, a comprehension).
+func fromAST(v ast.Value) (value, bool) {
+	switch v := v.(type) {
+	case ast.Null:
+		return null{}, true
+	case ast.Boolean:
+		return bool(v), true
+	case ast.Number:
+		return numberValue(v), true
+	case ast.String:
+		return string(v), true
+	case *ast.Array:
+		a := &array{elems: make([]value, v.Len())}
+		for i := range v.Len() {
+			e, ok := fromAST(v.Elem(i).Value)
+			if !ok {
+				return nil, false
+			}
+			a.elems[i] = e
+		}
+		return a, true
+	case ast.Object:
+		o := newObject(v.Len())
+		ok := !v.Until(func(k, x *ast.Term) bool { // in OPA's order of keys
+			kv, ok1 := fromAST(k.Value)
+			xv, ok2 := fromAST(x.Value)
+			o.keys, o.vals = append(o.keys, kv), append(o.vals, xv)
+			return !ok1 || !ok2
+		})
+		return o, ok
+	case ast.Set:
+		s := &set{elems: make([]value, 0, v.Len())}
+		ok := !v.Until(func(x *ast.Term) bool {
+			e, ok := fromAST(x.Value)
+			s.elems = append(s.elems, e)
+			return !ok
+		})
+		return s, ok
+	}
+	return nil, false
+}
+
+// toAST is v as an ast.Value, for OPA's builtins and for comparing with
+// topdown.
+func toAST(v value) ast.Value {
+	switch v := v.(type) {
+	case null:
+		return ast.NullValue
+	case bool:
+		return ast.Boolean(v)
+	case int64:
+		if v >= -1 && v <= 512 {
+			return ast.InternedTerm(int(v)).Value
+		}
+		return ast.Number(strconv.FormatInt(v, 10))
+	case ast.Number:
+		return v
+	case string:
+		return ast.String(v)
+	case *array:
+		return ast.NewArray(toTerms(v.elems)...)
+	case *object:
+		terms := make([]ast.Term, 2*len(v.keys))
+		kvs := make([][2]*ast.Term, len(v.keys))
+		for i := range v.keys {
+			terms[2*i].Value, terms[2*i+1].Value = toAST(v.keys[i]), toAST(v.vals[i])
+			kvs[i] = [2]*ast.Term{&terms[2*i], &terms[2*i+1]}
+		}
+		return ast.NewObject(kvs...)
+	case *set:
+		return ast.NewSet(toTerms(v.elems)...)
+	}
+	panic(fmt.Sprintf("ireval: %T is not a value", v))
+}
+
+// toTerms is vs as terms, made in one allocation.
+func toTerms(vs []value) []*ast.Term {
+	terms := make([]ast.Term, len(vs))
+	ptrs := make([]*ast.Term, len(vs))
+	for i, e := range vs {
+		terms[i].Value = toAST(e)
+		ptrs[i] = &terms[i]
+	}
+	return ptrs
+}
+
+// input is the value of a decoded JSON document (objects, arrays,
+// strings, json.Number, booleans, null), as ast.InterfaceToValue reads it.
+// Strings the plan names are shared rather than made again.
+func (p *Program) input(x any) (value, error) {
+	switch x := x.(type) {
+	case map[string]any:
+		o := newObject(len(x))
+		for k := range x {
+			o.keys = append(o.keys, p.str(k))
+		}
+		slices.SortFunc(o.keys, func(a, b value) int { return strings.Compare(a.(string), b.(string)) })
+		for _, k := range o.keys {
+			v, err := p.input(x[k.(string)])
+			if err != nil {
+				return nil, err
+			}
+			o.vals = append(o.vals, v)
+		}
+		return o, nil
+	case []any:
+		a := &array{elems: make([]value, len(x))}
+		for i, e := range x {
+			v, err := p.input(e)
+			if err != nil {
+				return nil, err
+			}
+			a.elems[i] = v
+		}
+		return a, nil
+	case string:
+		return p.str(x), nil
+	case json.Number:
+		n, err := ast.NumberChecked(string(x))
+		if err != nil {
+			return nil, err
+		}
+		return numberValue(n), nil
+	case bool:
+		return x, nil
+	case nil:
+		return null{}, nil
+	}
+	return nil, fmt.Errorf("input: a %T is not a decoded JSON value", x)
+}
+
+// str is s as a value: the plan's own when it names s (a value holding a
+// string is made once).
+func (p *Program) str(s string) value {
+	if v, ok := p.strings[s]; ok {
+		return v
+	}
+	return s
+}
+
+// toJSON is v as ast.JSONWithOpt(v, ast.JSONOpt{SortSets: true}) gives it.
+func toJSON(v value) (any, error) {
+	switch v := v.(type) {
+	case null:
+		return nil, nil
+	case bool:
+		return v, nil
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10)), nil
+	case ast.Number:
+		return json.Number(v), nil
+	case string:
+		return v, nil
+	case *array:
+		return toJSONs(v.elems)
+	case *set:
+		return toJSONs(v.elems)
+	case *object:
+		m := make(map[string]any, len(v.keys))
+		for i, k := range v.keys {
+			s, ok := k.(string)
+			if !ok {
+				return jsonKey(v)
+			}
+			x, err := toJSON(v.vals[i])
+			if err != nil {
+				return nil, err
+			}
+			m[s] = x
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("ireval: %T is not a value", v)
+}
+
+func toJSONs(vs []value) (any, error) {
+	out := make([]any, len(vs))
+	for i, e := range vs {
+		x, err := toJSON(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// jsonKey is an object with keys that are not strings, as OPA writes it
+// (each such key as its JSON text).
+func jsonKey(o *object) (any, error) {
+	return ast.JSONWithOpt(toAST(o), ast.JSONOpt{SortSets: true})
+}

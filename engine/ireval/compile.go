@@ -51,8 +51,9 @@ type compiler struct {
 	numbers  []value
 	funcs    map[string]*function
 	builtins map[string]*builtin
-	frame    *int        // the locals of the frame being compiled
-	callees  []*function // what it calls
+	inserts  map[*ir.MakeObjectStmt]int // the keys each object literal is given
+	frame    *int                       // the locals of the frame being compiled
+	callees  []*function                // what it calls
 }
 
 func (c *compiler) function(fn *function) error {
@@ -141,6 +142,7 @@ func (c *compiler) operands(os ...ir.Operand) ([]operand, error) {
 
 // block compiles a block's statements into one code.
 func (c *compiler) block(b *ir.Block) (code, error) {
+	c.countInserts(b)
 	codes := make([]code, 0, len(b.Stmts))
 	for _, st := range b.Stmts {
 		cd, err := c.stmt(st)
@@ -165,6 +167,27 @@ func (c *compiler) block(b *ir.Block) (code, error) {
 		}
 		return ranToEnd
 	}, nil
+}
+
+// countInserts sizes the objects a block makes: an object literal is
+// planned as a MakeObjectStmt followed, in the same block, by one insert
+// per key (an object filled in a loop grows as it goes).
+func (c *compiler) countInserts(b *ir.Block) {
+	made := map[ir.Local]*ir.MakeObjectStmt{}
+	for _, st := range b.Stmts {
+		switch st := st.(type) {
+		case *ir.MakeObjectStmt:
+			made[st.Target] = st
+		case *ir.ObjectInsertStmt:
+			if m := made[st.Object]; m != nil {
+				c.inserts[m]++
+			}
+		case *ir.ObjectInsertOnceStmt:
+			if m := made[st.Object]; m != nil {
+				c.inserts[m]++
+			}
+		}
+	}
 }
 
 var errConflict = &Error{Msg: "eval_conflict_error: complete rules must not produce multiple outputs"}
@@ -239,8 +262,8 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		t, n := c.local(st.Target), int(st.Capacity)
 		return func(_ *state, l []value) int { l[t] = &array{elems: make([]value, 0, n)}; return ranToEnd }, nil
 	case *ir.MakeObjectStmt:
-		t := c.local(st.Target)
-		return func(_ *state, l []value) int { l[t] = &object{}; return ranToEnd }, nil
+		t, n := c.local(st.Target), c.inserts[st]
+		return func(_ *state, l []value) int { l[t] = newObject(n); return ranToEnd }, nil
 	case *ir.MakeSetStmt:
 		t := c.local(st.Target)
 		return func(_ *state, l []value) int { l[t] = &set{}; return ranToEnd }, nil

@@ -64,7 +64,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	if policy.Plans == nil || len(policy.Plans.Plans) != 1 {
 		return nil, errors.New("want exactly one plan")
 	}
-	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}}
+	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}, inserts: map[*ir.MakeObjectStmt]int{}}
 	if policy.Static != nil {
 		for _, s := range policy.Static.Strings {
 			v, ok := p.strings[s.Value]

@@ -68,6 +68,9 @@ var natives = map[string]native{
 	"object.get":        objectGet,
 	"object.union":      objectUnion,
 	"object.keys":       objectKeys,
+	"object.remove":     objectRemove,
+	"numbers.range":     numbersRange,
+	"sum":               sum,
 	"array.concat":      arrayConcat,
 	"count":             count,
 	"sprintf":           sprintf,
@@ -318,6 +321,81 @@ func objectKeys(args []value) (value, bool) {
 		return nil, false
 	}
 	return &set{elems: o.keys[:len(o.keys):len(o.keys)]}, true // sorted, never changed
+}
+
+// objectRemove is the object without the keys given as an array, a set
+// or an object's keys.
+func objectRemove(args []value) (value, bool) {
+	o, ok := args[0].(*object)
+	if !ok {
+		return nil, false
+	}
+	var keys []value
+	switch k := args[1].(type) {
+	case *array:
+		keys = k.elems
+	case *set:
+		keys = k.elems
+	case *object:
+		keys = k.keys
+	default:
+		return nil, false
+	}
+	out := newObject(len(o.keys))
+	for i, k := range o.keys {
+		if !contains(keys, k) {
+			out.keys, out.vals = append(out.keys, k), append(out.vals, o.vals[i])
+		}
+	}
+	return out, true
+}
+
+// maxRange is the longest numbers.range computed natively; a longer one
+// is OPA's, which checks for cancellation as it goes.
+const maxRange = 10000
+
+func numbersRange(args []value) (value, bool) {
+	x, ok1 := args[0].(int64)
+	y, ok2 := args[1].(int64)
+	if !ok1 || !ok2 || x-y > maxRange || y-x > maxRange || x < -1<<62 || y < -1<<62 || x > 1<<62 || y > 1<<62 {
+		return nil, false
+	}
+	step := int64(1)
+	if x > y {
+		step = -1
+	}
+	elems := make([]value, 0, max(x-y, y-x)+1)
+	for i := x; ; i += step {
+		elems = append(elems, i)
+		if i == y {
+			break
+		}
+	}
+	return &array{elems: elems}, true
+}
+
+// sum is the sum of an array's or a set's integers, when it fits in int64.
+func sum(args []value) (value, bool) {
+	var elems []value
+	switch c := args[0].(type) {
+	case *array:
+		elems = c.elems
+	case *set:
+		elems = c.elems
+	default:
+		return nil, false
+	}
+	var total int64
+	for _, e := range elems {
+		n, ok := e.(int64)
+		if !ok {
+			return nil, false
+		}
+		if total, ok = plus(total, n); !ok {
+			return nil, false
+		}
+	}
+	return total, true
 }
 
 func arrayConcat(args []value) (value, bool) {

@@ -376,13 +376,8 @@ func numbersRange(args []value) (value, bool) {
 
 // sum is the sum of an array's or a set's integers, when it fits in int64.
 func sum(args []value) (value, bool) {
-	var elems []value
-	switch c := args[0].(type) {
-	case *array:
-		elems = c.elems
-	case *set:
-		elems = c.elems
-	default:
+	elems, ok := elements(args[0])
+	if !ok {
 		return nil, false
 	}
 	var total int64
@@ -590,13 +585,8 @@ func integral(args []value) (value, bool) {
 // undefined when there are none.
 func extreme(sign int) native {
 	return func(args []value) (value, bool) {
-		var elems []value
-		switch c := args[0].(type) {
-		case *array:
-			elems = c.elems
-		case *set:
-			elems = c.elems
-		default:
+		elems, ok := elements(args[0])
+		if !ok {
 			return nil, false
 		}
 		if len(elems) == 0 {
@@ -610,4 +600,15 @@ func extreme(sign int) native {
 		}
 		return best, true
 	}
+}
+
+// elements are an array's or a set's elements.
+func elements(v value) ([]value, bool) {
+	switch c := v.(type) {
+	case *array:
+		return c.elems, true
+	case *set:
+		return c.elems, true
+	}
+	return nil, false
 }

@@ -360,7 +360,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			if !ok {
 				return 0
 			}
-			l[t] = int64(n)
+			l[t] = integer(int64(n))
 			return ranToEnd
 		}, nil
 	case *ir.IsArrayStmt:
@@ -551,7 +551,7 @@ func (sc *scan) run(s *state, l []value) int {
 	switch src := l[sc.source].(type) {
 	case *array:
 		for i, e := range src.elems {
-			if stop, r := sc.step(s, l, int64(i), e); stop {
+			if stop, r := sc.step(s, l, integer(int64(i)), e); stop {
 				return r
 			}
 		}

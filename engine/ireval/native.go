@@ -175,7 +175,7 @@ func parseRFC3339(args []value) (value, bool) {
 }
 
 func triple(a, b, c int) value {
-	return &array{elems: []value{int64(a), int64(b), int64(c)}}
+	return &array{elems: []value{integer(int64(a)), integer(int64(b)), integer(int64(c))}}
 }
 
 func date(args []value) (value, bool) {
@@ -366,7 +366,7 @@ func numbersRange(args []value) (value, bool) {
 	}
 	elems := make([]value, 0, max(x-y, y-x)+1)
 	for i := x; ; i += step {
-		elems = append(elems, i)
+		elems = append(elems, integer(i))
 		if i == y {
 			break
 		}
@@ -416,7 +416,7 @@ func count(args []value) (value, bool) {
 	if !ok {
 		return nil, false
 	}
-	return int64(n), true
+	return integer(int64(n)), true
 }
 
 // sprintf handles formats of %s with strings, %d with integers (with a
@@ -537,7 +537,7 @@ func arith(op func(x, y int64) (int64, bool)) native {
 		if !ok {
 			return nil, false
 		}
-		return r, true
+		return integer(r), true
 	}
 }
 

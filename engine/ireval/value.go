@@ -117,7 +117,7 @@ func numberValue(n ast.Number) value {
 	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 		var b [24]byte
 		if string(strconv.AppendInt(b[:0], i, 10)) == string(n) { // not "07", "+7" or "-0"
-			return i
+			return integer(i)
 		}
 	}
 	return n
@@ -136,9 +136,32 @@ func search(keys []value, key value) (int, bool) {
 	return slices.BinarySearchFunc(keys, key, compare)
 }
 
+// newObject is an empty object with room for n keys and their values, in
+// one allocation.
 func newObject(n int) *object {
-	return &object{keys: make([]value, 0, n), vals: make([]value, 0, n)}
+	if n == 0 {
+		return &object{}
+	}
+	kv := make([]value, 2*n)
+	return &object{keys: kv[:0:n], vals: kv[n:n:2*n]}
 }
+
+// integer is i as a value: made once for the integers a policy counts and
+// dates with (0 to 4095), where Go would allocate each time for those over
+// 255.
+func integer(i int64) value {
+	if i >= 0 && i < int64(len(integers)) {
+		return integers[i]
+	}
+	return i
+}
+
+var integers = func() (v [4096]value) {
+	for i := range v {
+		v[i] = int64(i)
+	}
+	return v
+}()
 
 // get is the value at key, nil when there is none.
 func (o *object) get(key value) value {

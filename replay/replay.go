@@ -4,7 +4,6 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -184,8 +183,8 @@ func (rep *Report) money(currency string) *Money {
 }
 
 func replayOne(ctx context.Context, candidate Decider, merchant string, r decisionlog.Record) (*engine.Summary, *engine.Summary, error) {
-	var logged loggedDecision
-	if err := json.Unmarshal(r.Decision, &logged); err != nil {
+	logged, err := readLogged(r.Decision)
+	if err != nil {
 		return nil, nil, fmt.Errorf("logged decision: %w", err)
 	}
 	req, err := request.Decode(r.Request)
@@ -198,29 +197,4 @@ func replayOne(ctx context.Context, candidate Decider, merchant string, r decisi
 	}
 	before, after := logged.summary(), d.Summary()
 	return &before, &after, nil
-}
-
-// loggedDecision is what a replay compares of a logged decision document:
-// its texts and its legal floor section are left unread.
-type loggedDecision struct {
-	Outcome     string        `json:"outcome"`
-	Remedy      string        `json:"remedy"`
-	Refund      engine.Refund `json:"refund"`
-	Reasons     []codeOnly    `json:"reasons"`
-	Obligations []codeOnly    `json:"obligations"`
-}
-
-type codeOnly struct {
-	Code string `json:"code"`
-}
-
-func (l *loggedDecision) summary() engine.Summary {
-	d := engine.Decision{Outcome: l.Outcome, Remedy: l.Remedy, Refund: l.Refund}
-	for _, r := range l.Reasons {
-		d.Reasons = append(d.Reasons, engine.Explained{Code: r.Code})
-	}
-	for _, o := range l.Obligations {
-		d.Obligations = append(d.Obligations, engine.Explained{Code: o.Code})
-	}
-	return d.Summary()
 }

@@ -34,9 +34,14 @@ func target(c int) int {
 }
 
 type function struct {
-	index   int
-	f       *ir.Func
-	memo    bool
+	index int
+	f     *ir.Func
+	memo  bool // a rule: its value is kept for the evaluation
+	// recall: a function of arguments whose results are kept for the
+	// evaluation, by arguments (it calls no nondeterministic builtin, even
+	// through another function)
+	recall  bool
+	impure  bool // it calls a nondeterministic builtin itself
 	params  []int
 	ret     int
 	locals  int
@@ -53,6 +58,7 @@ type compiler struct {
 	builtins map[string]*builtin
 	inserts  map[*ir.MakeObjectStmt]int // the keys each object literal is given
 	frame    *int                       // the locals of the frame being compiled
+	impure   bool                       // it calls a nondeterministic builtin
 	callees  []*function                // what it calls
 }
 
@@ -63,7 +69,7 @@ func (c *compiler) function(fn *function) error {
 		fn.params = append(fn.params, int(p))
 		fn.locals = max(fn.locals, int(p)+1)
 	}
-	c.frame, c.callees = &fn.locals, nil
+	c.frame, c.callees, c.impure = &fn.locals, nil, false
 	for _, b := range fn.f.Blocks {
 		code, err := c.block(b)
 		if err != nil {
@@ -71,8 +77,23 @@ func (c *compiler) function(fn *function) error {
 		}
 		fn.body = append(fn.body, code)
 	}
-	fn.callees = c.callees
+	fn.callees, fn.impure = c.callees, c.impure
 	return nil
+}
+
+// pure tells whether fn, and every function it calls, calls only
+// deterministic builtins (called once the call graph is known to be free
+// of cycles).
+func pure(fn *function) bool {
+	if fn.impure {
+		return false
+	}
+	for _, g := range fn.callees {
+		if !pure(g) {
+			return false
+		}
+	}
+	return true
 }
 
 // depth is the deepest chain of frames the functions called can lay on
@@ -478,6 +499,9 @@ func (c *compiler) call(st *ir.CallStmt) (code, error) {
 	if bi == nil {
 		return nil, fmt.Errorf("call of %s: neither a function of the plan nor a builtin", st.Func)
 	}
+	if decl := ast.BuiltinMap[st.Func]; decl == nil || decl.Nondeterministic {
+		c.impure = true
+	}
 	if len(args) > len(state{}.args) {
 		return nil, fmt.Errorf("call of %s with %d arguments", st.Func, len(args))
 	}
@@ -509,12 +533,21 @@ func (s *state) call(fn *function, args []operand, l []value) (value, int) {
 	if fn.memo && s.memoSet[fn.index] {
 		return s.memo[fn.index], ranToEnd
 	}
+	if fn.recall {
+		if out, ok := s.recalled(fn, args, l); ok {
+			return out, ranToEnd
+		}
+	}
 	if !s.tick() {
 		return nil, failed
 	}
 	g := s.push(fn.locals)
 	for i, p := range fn.params {
 		g[p] = args[i].get(l)
+	}
+	var kept []value
+	if fn.recall { // the arguments, before the body can reuse their locals
+		kept = s.keep(g, fn.params)
 	}
 	var out value
 	done := false
@@ -537,7 +570,40 @@ func (s *state) call(fn *function, args []operand, l []value) (value, int) {
 	if fn.memo {
 		s.memo[fn.index], s.memoSet[fn.index] = out, true
 	}
+	if fn.recall {
+		s.calls[fn.index] = append(s.calls[fn.index], recalled{args: kept, out: out})
+	}
 	return out, ranToEnd
+}
+
+// recalled is a call of a function with arguments, and what it gave.
+type recalled struct {
+	args []value
+	out  value // nil: undefined
+}
+
+// recalled is what fn gave, earlier in the evaluation, for the same
+// arguments.
+func (s *state) recalled(fn *function, args []operand, l []value) (value, bool) {
+next:
+	for _, c := range s.calls[fn.index] {
+		for i, a := range args {
+			if v := a.get(l); v != c.args[i] && (v == nil || c.args[i] == nil || compare(v, c.args[i]) != 0) {
+				continue next
+			}
+		}
+		return c.out, true
+	}
+	return nil, false
+}
+
+// keep copies a call's arguments into the evaluation's store of them.
+func (s *state) keep(g []value, params []int) []value {
+	start := len(s.kept)
+	for _, p := range params {
+		s.kept = append(s.kept, g[p])
+	}
+	return s.kept[start:len(s.kept):len(s.kept)]
 }
 
 // scan runs its body once per element of the source: a break of 0 goes on

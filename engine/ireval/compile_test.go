@@ -55,22 +55,22 @@ func TestCompileRefuses(t *testing.T) {
 // pooled state serves.
 func TestFramesDoNotLeak(t *testing.T) {
 	// h(input, data, x): "leaked" if its local 5 is defined on entry, else
-	// it sets 5 and gives "fresh". Functions of three parameters are not
-	// memoized: the plan calls it twice.
+	// it sets 5 and gives "fresh". The plan calls it twice, with different
+	// arguments, so that the second call is not one recalled.
 	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
 	h := []*ir.Block{
 		block(&ir.IsDefinedStmt{Source: 5}, &ir.AssignVarStmt{Source: str(0), Target: 3}, &ir.ReturnLocalStmt{Source: 3}),
 		block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.Bool(true)}, Target: 5},
 			&ir.AssignVarStmt{Source: str(1), Target: 3}, &ir.ReturnLocalStmt{Source: 3}),
 	}
-	callH := func(result ir.Local) *ir.CallStmt {
-		return &ir.CallStmt{Func: "h", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, str(2)}, Result: result}
+	callH := func(result ir.Local, arg int) *ir.CallStmt {
+		return &ir.CallStmt{Func: "h", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, str(arg)}, Result: result}
 	}
 	p := &ir.Policy{
-		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "leaked"}, {Value: "fresh"}, {Value: "x"}}},
+		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "leaked"}, {Value: "fresh"}, {Value: "x"}, {Value: "y"}}},
 		Funcs:  &ir.Funcs{Funcs: []*ir.Func{{Name: "h", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: h}}},
 		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(
-			callH(2), callH(3),
+			callH(2, 2), callH(3, 3),
 			&ir.MakeArrayStmt{Target: 4},
 			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 4},
 			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 4},
@@ -88,5 +88,54 @@ func TestFramesDoNotLeak(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(v, []any{"fresh", "fresh"}) {
 			t.Fatalf("evaluation %d: %v, %v", i, v, err)
 		}
+	}
+}
+
+// TestRecall: a function of arguments that calls only deterministic
+// builtins gives, for arguments it was called with before in the
+// evaluation, what it gave then, and for others, what it computes.
+func TestRecall(t *testing.T) {
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	// f(input, data, x) gives x.
+	callF := func(result ir.Local, arg int) *ir.CallStmt {
+		return &ir.CallStmt{Func: "f", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, str(arg)}, Result: result}
+	}
+	p := &ir.Policy{
+		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "a"}, {Value: "b"}, {Value: "x"}}},
+		Funcs: &ir.Funcs{Funcs: []*ir.Func{{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3,
+			Blocks: []*ir.Block{block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.Local(2)}, Target: 3})}}}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(
+			callF(2, 0), callF(3, 1), callF(4, 0), callF(5, 1),
+			&ir.MakeArrayStmt{Target: 6},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 6},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 6},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(4)}, Array: 6},
+			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(5)}, Array: 6},
+			&ir.MakeObjectStmt{Target: 7},
+			&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(6)}, Object: 7},
+			&ir.ResultSetAddStmt{Value: 7},
+		)}}}},
+	}
+	prog, err := Compile(p, ast.NewObject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		v, err := prog.Eval(context.Background(), map[string]any{})
+		if err != nil || !reflect.DeepEqual(v, []any{"a", "b", "a", "b"}) {
+			t.Fatalf("evaluation %d: %v, %v", i, v, err)
+		}
+	}
+
+	// Only pure functions are recalled: one that calls a nondeterministic
+	// builtin, or calls one that does, is called again.
+	now := &function{impure: true}
+	caller := &function{callees: []*function{now}}
+	clean := &function{callees: []*function{{}}}
+	if pure(now) || pure(caller) || !pure(clean) {
+		t.Errorf("pure: %v %v %v", pure(now), pure(caller), pure(clean))
+	}
+	if !ast.BuiltinMap["time.now_ns"].Nondeterministic || ast.BuiltinMap["time.add_date"].Nondeterministic {
+		t.Error("OPA's builtins no longer say which are nondeterministic")
 	}
 }

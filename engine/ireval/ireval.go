@@ -109,12 +109,16 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, fn := range c.funcs {
+		fn.recall = len(fn.params) > 2 && fn.deep >= 0 && pure(fn)
+	}
 	p.stack = p.locals + depth
 	p.states.New = func() any {
 		s := &state{
 			stack:   make([]value, p.stack),
 			memo:    make([]value, p.nfuncs),
 			memoSet: make([]bool, p.nfuncs),
+			calls:   make([][]recalled, p.nfuncs),
 			bctx:    topdown.BuiltinContext{Metrics: noMetrics},
 		}
 		s.iter = func(t *ast.Term) error { s.out = t.Value; return nil }
@@ -162,8 +166,13 @@ func (p *Program) release(s *state) {
 	clear(s.stack[:s.high])
 	clear(s.memo)
 	clear(s.memoSet)
+	for i, c := range s.calls {
+		clear(c)
+		s.calls[i] = c[:0]
+	}
+	clear(s.kept)
 	clear(s.results)
-	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, iter: s.iter,
+	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, calls: s.calls, kept: s.kept[:0], iter: s.iter,
 		results: s.results[:0], bctx: topdown.BuiltinContext{Metrics: noMetrics}}
 	p.states.Put(s)
 }
@@ -179,6 +188,8 @@ type state struct {
 	ret     value // what the innermost function returned
 	memo    []value
 	memoSet []bool
+	calls   [][]recalled // by function: its calls with arguments so far
+	kept    []value      // the arguments of those calls
 	results []value
 	args    [8]value
 	ptrs    [8]*ast.Term

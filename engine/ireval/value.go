@@ -143,7 +143,7 @@ func newObject(n int) *object {
 		return &object{}
 	}
 	kv := make([]value, 2*n)
-	return &object{keys: kv[:0:n], vals: kv[n:n:2*n]}
+	return &object{keys: kv[:0:n], vals: kv[n : n : 2*n]}
 }
 
 // integer is i as a value: made once for the integers a policy counts and

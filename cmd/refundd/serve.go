@@ -52,7 +52,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&cfg.MaxBackoff, "max-backoff", cfg.MaxBackoff, "longest wait between polls after --bundle-url failures")
 	fs.BoolVar(&cfg.RequireTests, "require-tests", cfg.RequireTests, "a policy goes live only if its bundled Rego tests pass")
 	fs.Float64Var(&cfg.ShadowRate, "shadow-rate", cfg.ShadowRate, "share (0 to 1) of the compiled evaluator's decisions that topdown decides again after the answer; disagreements are counted (refundd_shadow_decisions_total) and logged with the decision id")
-	fs.StringVar(&cfg.Evaluator, "evaluator", cfg.Evaluator, "compiled (each merchant's query plan run by refundd's IR evaluator, 3-5x faster than topdown, once it decides the merchant's shipped cases as topdown does; topdown where it cannot, and for ?explain=true) or topdown (OPA's evaluator)")
+	fs.StringVar(&cfg.Evaluator, "evaluator", cfg.Evaluator, "compiled (each merchant's query plan run by refundd's IR evaluator, several times faster than topdown, once it decides the merchant's shipped cases as topdown does; topdown where it cannot, and for ?explain=true) or topdown (OPA's evaluator)")
 	fs.StringVar(&cfg.VerificationKey, "verification-key", cfg.VerificationKey, "public key file (PEM), or HS256 secret, every bundle must be signed with")
 	fs.StringVar(&cfg.VerificationAlg, "verification-alg", cfg.VerificationAlg, "signature algorithm of --verification-key: RS256, ES256, HS256...")
 	fs.StringVar(&cfg.VerificationKID, "verification-key-id", cfg.VerificationKID, "key id of --verification-key")

@@ -6,16 +6,21 @@
 // for the plan: operands resolved, constants made once, every function's
 // frame laid out on a stack whose size is known before evaluation (Rego
 // has no recursion), so that an evaluation allocates only the values the
-// policy makes. Builtins are OPA's own implementations, except the ones
-// this package implements natively with the same results (see native.go).
+// policy makes. Values are this package's own (value.go): integers as
+// int64, objects and sets kept sorted in OPA's order, nothing hashed; the
+// input is read from decoded JSON and the result written as decoded JSON.
+// Builtins are computed natively where this package does so with OPA's
+// results (native.go), and by OPA's own implementations otherwise.
 //
 // The semantics are the IR's as OPA's Wasm compiler gives them: every block
 // is a break target; a statement that is undefined breaks out of the
 // innermost one; a ScanStmt's block is a loop body (a break of 0 goes to
 // the next element, 1 leaves the loop); functions of two parameters (rules
-// without arguments) are memoized for one evaluation. A plan that uses
-// anything this package does not implement is refused by Compile, naming
-// it, so that the caller keeps evaluating with topdown.
+// without arguments) are memoized for one evaluation, and functions with
+// arguments that call no nondeterministic builtin give a result once per
+// evaluation and arguments. A plan that uses anything this package does
+// not implement is refused by Compile, naming it, so that the caller keeps
+// evaluating with topdown.
 package ireval
 
 import (

@@ -286,17 +286,19 @@ func toTerms(vs []value) []*ast.Term {
 func (p *Program) input(x any) (value, error) {
 	switch x := x.(type) {
 	case map[string]any:
-		o := newObject(len(x))
-		for k := range x {
-			o.keys = append(o.keys, p.str(k))
+		var buf [16]field // most objects of a request: no allocation
+		members := buf[:0]
+		for k, v := range x {
+			members = append(members, field{k, v})
 		}
-		slices.SortFunc(o.keys, func(a, b value) int { return strings.Compare(a.(string), b.(string)) })
-		for _, k := range o.keys {
-			v, err := p.input(x[k.(string)])
+		slices.SortFunc(members, func(a, b field) int { return strings.Compare(a.name, b.name) })
+		o := newObject(len(x))
+		for _, m := range members {
+			v, err := p.input(m.value)
 			if err != nil {
 				return nil, err
 			}
-			o.vals = append(o.vals, v)
+			o.keys, o.vals = append(o.keys, p.str(m.name)), append(o.vals, v)
 		}
 		return o, nil
 	case []any:
@@ -323,6 +325,12 @@ func (p *Program) input(x any) (value, error) {
 		return null{}, nil
 	}
 	return nil, fmt.Errorf("input: a %T is not a decoded JSON value", x)
+}
+
+// field is a member of a decoded JSON object.
+type field struct {
+	name  string
+	value any
 }
 
 // str is s as a value: the plan's own when it names s (a value holding a

@@ -254,7 +254,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		}
 		src, key, t := ops[0], ops[1], c.local(st.Target)
 		return func(s *state, l []value) int {
-			v := s.dot(src.get(l), key.get(l))
+			v := lookup(src.get(l), key.get(l))
 			if v == nil {
 				return 0
 			}
@@ -654,9 +654,9 @@ func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 	}
 }
 
-// dot looks key up in source: an object's value, an array's element, a
+// lookup looks key up in source: an object's value, an array's element, a
 // set's member; nil when there is none.
-func (s *state) dot(source, key value) value {
+func lookup(source, key value) value {
 	switch src := source.(type) {
 	case *object:
 		return src.get(key)

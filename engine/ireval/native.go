@@ -3,6 +3,7 @@ package ireval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -66,6 +67,7 @@ func (b *builtin) call(s *state, args []value) (value, error) {
 var natives = map[string]native{
 	"internal.member_2": member,
 	"object.get":        objectGet,
+	"sort":              sorted,
 	"object.union":      objectUnion,
 	"object.keys":       objectKeys,
 	"object.remove":     objectRemove,
@@ -250,19 +252,41 @@ func contains(vs []value, x value) bool {
 	return false
 }
 
-// objectGet handles a key that is not a path.
+// objectGet is the value at a key, or along a path (an array of keys,
+// each looked up as x[k] is), or the default.
 func objectGet(args []value) (value, bool) {
 	obj, ok := args[0].(*object)
 	if !ok {
 		return nil, false
 	}
-	if _, path := args[1].(*array); path {
-		return nil, false
+	var v value
+	if path, ok := args[1].(*array); ok {
+		v = obj
+		for _, k := range path.elems {
+			if v = lookup(v, k); v == nil {
+				break
+			}
+		}
+	} else {
+		v = obj.get(args[1])
 	}
-	if v := obj.get(args[1]); v != nil {
-		return v, true
+	if v == nil {
+		return args[2], true
 	}
-	return args[2], true
+	return v, true
+}
+
+// sorted is an array's elements, or a set's, in order.
+func sorted(args []value) (value, bool) {
+	switch c := args[0].(type) {
+	case *array:
+		elems := slices.Clone(c.elems)
+		slices.SortFunc(elems, compare) // as OPA sorts: equal elements (1, 1.0) land alike
+		return &array{elems: elems}, true
+	case *set:
+		return &array{elems: slices.Clone(c.elems)}, true
+	}
+	return nil, false
 }
 
 // objectUnion merges b into a: b's value wins, except where both are
@@ -594,7 +618,7 @@ func extreme(sign int) native {
 		}
 		best := elems[0]
 		for _, e := range elems[1:] {
-			if compare(e, best)*sign > 0 {
+			if compare(e, best)*sign >= 0 { // as OPA: the last of equal ones (1, 1.0)
 				best = e
 			}
 		}

@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/bundles"
+	"github.com/refundd/refundd/config"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/request"
 	"github.com/refundd/refundd/tests"
@@ -105,7 +107,10 @@ func engineTable(cases []tests.Case, n int) error {
 		}
 		byMerchant[c.Merchant] = append(byMerchant[c.Merchant], req)
 	}
-	fmt.Printf("## engine.Decide, in process (%d decisions per merchant over its %s cases)\n\n", n, "tests/cases")
+	// As the server runs: its garbage collector target.
+	gc := config.Default().GCPercent
+	defer debug.SetGCPercent(debug.SetGCPercent(gc))
+	fmt.Printf("## engine.Decide, in process (%d decisions per merchant over its %s cases, after %d to warm up; garbage collector target %d, as refundd serve's default)\n\n", n, "tests/cases", n/10, gc)
 	fmt.Println("| merchant | evaluator | cases | median | p99 | mean | B/op | allocs/op |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
 	ctx := context.Background()
@@ -113,6 +118,11 @@ func engineTable(cases []tests.Case, n int) error {
 		reqs := byMerchant[m]
 		for _, ev := range []string{engine.EvaluatorTopdown, engine.EvaluatorCompiled} {
 			opts := engine.DecideOptions{Topdown: ev == engine.EvaluatorTopdown}
+			for i := range n / 10 {
+				if _, err := e.Decide(ctx, m, reqs[i%len(reqs)], opts); err != nil {
+					return err
+				}
+			}
 			lat := make([]time.Duration, n)
 			for i := range n {
 				start := time.Now()

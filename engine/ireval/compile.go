@@ -83,17 +83,17 @@ func (c *compiler) function(fn *function) error {
 
 // pure tells whether fn, and every function it calls, calls only
 // deterministic builtins (called once the call graph is known to be free
-// of cycles).
-func pure(fn *function) bool {
-	if fn.impure {
-		return false
+// of cycles); known records what is already known of each.
+func pure(fn *function, known map[*function]bool) bool {
+	if p, ok := known[fn]; ok {
+		return p
 	}
+	p := !fn.impure
 	for _, g := range fn.callees {
-		if !pure(g) {
-			return false
-		}
+		p = p && pure(g, known)
 	}
-	return true
+	known[fn] = p
+	return p
 }
 
 // depth is the deepest chain of frames the functions called can lay on
@@ -588,7 +588,7 @@ func (s *state) recalled(fn *function, args []operand, l []value) (value, bool) 
 next:
 	for _, c := range s.calls[fn.index] {
 		for i, a := range args {
-			if v := a.get(l); v != c.args[i] && (v == nil || c.args[i] == nil || compare(v, c.args[i]) != 0) {
+			if !same(a.get(l), c.args[i]) {
 				continue next
 			}
 		}

@@ -2,6 +2,7 @@ package ireval
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -127,13 +128,38 @@ func TestRecall(t *testing.T) {
 		}
 	}
 
+	// Equal arguments written differently (1, then 1.0) are not the same
+	// call: f gives each back as it was written.
+	num := func(i int, target ir.Local) *ir.MakeNumberRefStmt { return &ir.MakeNumberRefStmt{Index: i, Target: target} }
+	callN := func(result, arg ir.Local) *ir.CallStmt {
+		return &ir.CallStmt{Func: "f", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, {Value: arg}}, Result: result}
+	}
+	p.Static.Strings = append(p.Static.Strings, &ir.StringConst{Value: "1"}, &ir.StringConst{Value: "1.0"})
+	p.Plans.Plans[0].Blocks = []*ir.Block{block(
+		num(3, 8), num(4, 9), callN(2, 8), callN(3, 9),
+		&ir.MakeArrayStmt{Target: 6},
+		&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 6},
+		&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 6},
+		&ir.MakeObjectStmt{Target: 7},
+		&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(6)}, Object: 7},
+		&ir.ResultSetAddStmt{Value: 7},
+	)}
+	if prog, err = Compile(p, ast.NewObject()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := prog.Eval(context.Background(), map[string]any{})
+	if err != nil || !reflect.DeepEqual(v, []any{json.Number("1"), json.Number("1.0")}) {
+		t.Fatalf("f(1), f(1.0): %v, %v", v, err)
+	}
+
 	// Only pure functions are recalled: one that calls a nondeterministic
 	// builtin, or calls one that does, is called again.
 	now := &function{impure: true}
 	caller := &function{callees: []*function{now}}
 	clean := &function{callees: []*function{{}}}
-	if pure(now) || pure(caller) || !pure(clean) {
-		t.Errorf("pure: %v %v %v", pure(now), pure(caller), pure(clean))
+	known := map[*function]bool{}
+	if pure(now, known) || pure(caller, known) || !pure(clean, known) {
+		t.Errorf("pure: %v %v %v", known[now], known[caller], known[clean])
 	}
 	if !ast.BuiltinMap["time.now_ns"].Nondeterministic || ast.BuiltinMap["time.add_date"].Nondeterministic {
 		t.Error("OPA's builtins no longer say which are nondeterministic")

@@ -114,8 +114,9 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	known := map[*function]bool{}
 	for _, fn := range c.funcs {
-		fn.recall = len(fn.params) > 2 && fn.deep >= 0 && pure(fn)
+		fn.recall = len(fn.params) > 2 && fn.deep >= 0 && pure(fn, known)
 	}
 	p.stack = p.locals + depth
 	p.states.New = func() any {

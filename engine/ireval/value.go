@@ -103,6 +103,27 @@ func compare(a, b value) int {
 	panic("unreachable")
 }
 
+// same tells whether a and b are the same value written the same way: 1
+// and 1.0 are equal (compare) but not the same, and a function may tell
+// them apart (sprintf's %v does).
+func same(a, b value) bool {
+	if a == b {
+		return true
+	}
+	switch a := a.(type) {
+	case *array:
+		b, ok := b.(*array)
+		return ok && slices.EqualFunc(a.elems, b.elems, same)
+	case *object:
+		b, ok := b.(*object)
+		return ok && slices.EqualFunc(a.keys, b.keys, same) && slices.EqualFunc(a.vals, b.vals, same)
+	case *set:
+		b, ok := b.(*set)
+		return ok && slices.EqualFunc(a.elems, b.elems, same)
+	}
+	return false
+}
+
 // number is a number value as OPA writes it.
 func number(v value) ast.Number {
 	if i, ok := v.(int64); ok {

@@ -40,6 +40,14 @@ func FuzzValues(f *testing.F) {
 		if got, want := cmp.Compare(compare(vx, vy), 0), cmp.Compare(ast.Compare(x, y), 0); got != want {
 			t.Fatalf("compare(%v, %v) = %d, OPA %d", x, y, got, want)
 		}
+		// The same value is an equal one, written alike; a document read
+		// twice is the same.
+		if same(vx, vy) && (compare(vx, vy) != 0 || toAST(vx).String() != toAST(vy).String()) {
+			t.Fatalf("same(%v, %v), yet they differ", x, y)
+		}
+		if again, _ := fromAST(x); !same(vx, again) {
+			t.Fatalf("%v read twice is not the same", x)
+		}
 	})
 }
 
@@ -150,6 +158,26 @@ func TestValueSeeds(t *testing.T) {
 			if got, want := cmp.Compare(compare(vx, vy), 0), cmp.Compare(ast.Compare(x, y), 0); got != want {
 				t.Errorf("compare(%s, %s) = %d, OPA %d", a, b, got, want)
 			}
+		}
+	}
+}
+
+// TestSame: equal values written differently are not the same.
+func TestSame(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{`1`, `1`, true}, {`1`, `1.0`, false}, {`[1, {"a": 2}]`, `[1, {"a": 2}]`, true},
+		{`[1, {"a": 2}]`, `[1, {"a": 2.0}]`, false}, {`{1, 2}`, `{2, 1}`, true}, {`{"a": 1}`, `{"a": 1, "b": 2}`, false},
+		{`"a"`, `["a"]`, false}, {`null`, `false`, false},
+	} {
+		x, _ := parseDoc(c.a)
+		y, _ := parseDoc(c.b)
+		vx, _ := fromAST(x)
+		vy, _ := fromAST(y)
+		if got := same(vx, vy); got != c.want {
+			t.Errorf("same(%s, %s) = %v", c.a, c.b, got)
 		}
 	}
 }

@@ -26,6 +26,18 @@ func policy(plan []*ir.Block, funcs map[string][]*ir.Block, builtins ...string) 
 
 func block(stmts ...ir.Stmt) *ir.Block { return &ir.Block{Stmts: stmts} }
 
+// answer is the statements that make the plan's result {key: [locals...]}
+// (key the string constant at index key), in locals arr and obj.
+func answer(key int, arr, obj ir.Local, locals ...ir.Local) []ir.Stmt {
+	out := []ir.Stmt{&ir.MakeArrayStmt{Target: arr}}
+	for _, l := range locals {
+		out = append(out, &ir.ArrayAppendStmt{Value: ir.Operand{Value: l}, Array: arr})
+	}
+	return append(out, &ir.MakeObjectStmt{Target: obj},
+		&ir.ObjectInsertStmt{Key: ir.Operand{Value: ir.StringIndex(key)}, Value: ir.Operand{Value: arr}, Object: obj},
+		&ir.ResultSetAddStmt{Value: obj})
+}
+
 func call(f string, result ir.Local) *ir.CallStmt {
 	return &ir.CallStmt{Func: f, Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}}, Result: result}
 }
@@ -71,13 +83,7 @@ func TestFramesDoNotLeak(t *testing.T) {
 		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "leaked"}, {Value: "fresh"}, {Value: "x"}, {Value: "y"}}},
 		Funcs:  &ir.Funcs{Funcs: []*ir.Func{{Name: "h", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: h}}},
 		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(
-			callH(2, 2), callH(3, 3),
-			&ir.MakeArrayStmt{Target: 4},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 4},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 4},
-			&ir.MakeObjectStmt{Target: 6},
-			&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(4)}, Object: 6},
-			&ir.ResultSetAddStmt{Value: 6},
+			append([]ir.Stmt{callH(2, 2), callH(3, 3)}, answer(2, 4, 6, 2, 3)...)...,
 		)}}}},
 	}
 	prog, err := Compile(p, ast.NewObject())
@@ -106,15 +112,7 @@ func TestRecall(t *testing.T) {
 		Funcs: &ir.Funcs{Funcs: []*ir.Func{{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3,
 			Blocks: []*ir.Block{block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.Local(2)}, Target: 3})}}}},
 		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(
-			callF(2, 0), callF(3, 1), callF(4, 0), callF(5, 1),
-			&ir.MakeArrayStmt{Target: 6},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 6},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 6},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(4)}, Array: 6},
-			&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(5)}, Array: 6},
-			&ir.MakeObjectStmt{Target: 7},
-			&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(6)}, Object: 7},
-			&ir.ResultSetAddStmt{Value: 7},
+			append([]ir.Stmt{callF(2, 0), callF(3, 1), callF(4, 0), callF(5, 1)}, answer(2, 6, 7, 2, 3, 4, 5)...)...,
 		)}}}},
 	}
 	prog, err := Compile(p, ast.NewObject())
@@ -130,19 +128,15 @@ func TestRecall(t *testing.T) {
 
 	// Equal arguments written differently (1, then 1.0) are not the same
 	// call: f gives each back as it was written.
-	num := func(i int, target ir.Local) *ir.MakeNumberRefStmt { return &ir.MakeNumberRefStmt{Index: i, Target: target} }
+	num := func(i int, target ir.Local) *ir.MakeNumberRefStmt {
+		return &ir.MakeNumberRefStmt{Index: i, Target: target}
+	}
 	callN := func(result, arg ir.Local) *ir.CallStmt {
 		return &ir.CallStmt{Func: "f", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, {Value: arg}}, Result: result}
 	}
 	p.Static.Strings = append(p.Static.Strings, &ir.StringConst{Value: "1"}, &ir.StringConst{Value: "1.0"})
 	p.Plans.Plans[0].Blocks = []*ir.Block{block(
-		num(3, 8), num(4, 9), callN(2, 8), callN(3, 9),
-		&ir.MakeArrayStmt{Target: 6},
-		&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(2)}, Array: 6},
-		&ir.ArrayAppendStmt{Value: ir.Operand{Value: ir.Local(3)}, Array: 6},
-		&ir.MakeObjectStmt{Target: 7},
-		&ir.ObjectInsertStmt{Key: str(2), Value: ir.Operand{Value: ir.Local(6)}, Object: 7},
-		&ir.ResultSetAddStmt{Value: 7},
+		append([]ir.Stmt{num(3, 8), num(4, 9), callN(2, 8), callN(3, 9)}, answer(2, 6, 7, 2, 3)...)...,
 	)}
 	if prog, err = Compile(p, ast.NewObject()); err != nil {
 		t.Fatal(err)

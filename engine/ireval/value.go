@@ -32,9 +32,11 @@ type object struct{ keys, vals []value }
 type set struct{ elems []value }
 
 // order is OPA's order of types: null, booleans, numbers, strings,
-// arrays, objects, sets.
+// arrays, objects, sets; undefined (nil) before all, as ast.Compare has it.
 func order(v value) int {
 	switch v.(type) {
+	case nil:
+		return -1
 	case null:
 		return 0
 	case bool:
@@ -71,7 +73,7 @@ func compare(a, b value) int {
 		return cmp.Compare(oa, ob)
 	}
 	switch a := a.(type) {
-	case null:
+	case nil, null:
 		return 0
 	case bool:
 		b := b.(bool)

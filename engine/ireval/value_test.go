@@ -45,6 +45,9 @@ func FuzzValues(f *testing.F) {
 		if same(vx, vy) && (compare(vx, vy) != 0 || toAST(vx).String() != toAST(vy).String()) {
 			t.Fatalf("same(%v, %v), yet they differ", x, y)
 		}
+		if compare(nil, vx) >= 0 || compare(vx, nil) <= 0 || compare(nil, nil) != 0 {
+			t.Fatalf("undefined is not before %v", x)
+		}
 		if again, _ := fromAST(x); !same(vx, again) {
 			t.Fatalf("%v read twice is not the same", x)
 		}

@@ -546,7 +546,7 @@ func (s *state) call(fn *function, args []operand, l []value) (value, int) {
 		g[p] = args[i].get(l)
 	}
 	var kept []value
-	if fn.recall { // the arguments, before the body can reuse their locals
+	if fn.recall && len(s.calls[fn.index]) < maxRecalled { // the arguments, before the body can reuse their locals
 		kept = s.keep(g, fn.params)
 	}
 	var out value
@@ -570,11 +570,17 @@ func (s *state) call(fn *function, args []operand, l []value) (value, int) {
 	if fn.memo {
 		s.memo[fn.index], s.memoSet[fn.index] = out, true
 	}
-	if fn.recall {
+	if fn.recall && len(s.calls[fn.index]) < maxRecalled {
 		s.calls[fn.index] = append(s.calls[fn.index], recalled{args: kept, out: out})
 	}
 	return out, ranToEnd
 }
+
+// maxRecalled bounds the calls of one function kept for an evaluation,
+// and so the search for one: a function called in a loop with as many
+// arguments as a request has lines is run for those past the first ones,
+// rather than searched for among thousands.
+const maxRecalled = 16
 
 // recalled is a call of a function with arguments, and what it gave.
 type recalled struct {

@@ -3,6 +3,7 @@ package ireval
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,6 +145,28 @@ func TestRecall(t *testing.T) {
 	v, err := prog.Eval(context.Background(), map[string]any{})
 	if err != nil || !reflect.DeepEqual(v, []any{json.Number("1"), json.Number("1.0")}) {
 		t.Fatalf("f(1), f(1.0): %v, %v", v, err)
+	}
+
+	// Past maxRecalled different arguments, calls are run, not kept: the
+	// results stay right.
+	p.Static.Strings = []*ir.StringConst{{Value: "x"}}
+	var stmts []ir.Stmt
+	var results []ir.Local
+	var want []any
+	for i := range 2 * (maxRecalled + 4) {
+		arg := (i * 7) % (maxRecalled + 4) // every argument twice, in another order
+		p.Static.Strings = append(p.Static.Strings, &ir.StringConst{Value: fmt.Sprint("a", arg)})
+		res := ir.Local(10 + i)
+		stmts = append(stmts, callF(res, len(p.Static.Strings)-1))
+		results = append(results, res)
+		want = append(want, fmt.Sprint("a", arg))
+	}
+	p.Plans.Plans[0].Blocks = []*ir.Block{block(append(stmts, answer(0, 6, 7, results...)...)...)}
+	if prog, err = Compile(p, ast.NewObject()); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := prog.Eval(context.Background(), map[string]any{}); err != nil || !reflect.DeepEqual(v, want) {
+		t.Fatalf("many arguments: %v, %v", v, err)
 	}
 
 	// Only pure functions are recalled: one that calls a nondeterministic

@@ -69,7 +69,7 @@ func agreeOnCases(ctx context.Context, pq rego.PreparedEvalQuery, prog *ireval.P
 		if err != nil {
 			continue
 		}
-		input, err := inputValue(req.Input)
+		input, err := ast.InterfaceToValue(req.Input)
 		if err != nil {
 			return err
 		}

@@ -351,7 +351,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		}
 		value = v
 	} else {
-		input, err := inputValue(req.Input)
+		input, err := ast.InterfaceToValue(req.Input)
 		if err != nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: fmt.Errorf("input: %w", err)}
 		}

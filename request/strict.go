@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -210,23 +208,4 @@ func jsonProblem(err error) string {
 		return "unexpected end of the body"
 	}
 	return err.Error()
-}
-
-// FieldNames is every field name a DecisionRequest may have, at any depth,
-// and the Data API's "input".
-func FieldNames() []string {
-	seen := map[string]bool{}
-	var walk func(s *shape)
-	walk = func(s *shape) {
-		if s == nil {
-			return
-		}
-		for name, sub := range s.fields {
-			seen[name] = true
-			walk(sub)
-		}
-		walk(s.elem)
-	}
-	walk(dataAPIShape)
-	return slices.Sorted(maps.Keys(seen))
 }

@@ -456,16 +456,8 @@ func (l *Logger) run() {
 	fill:
 		for len(batch) < l.maxBatch {
 			if wait == nil {
-				select {
-				case e, ok := <-l.queue:
-					if !ok {
-						break fill
-					}
-					batch = append(batch, e)
-				default:
-					break fill
-				}
-				continue
+				batch = l.drain(batch)
+				break
 			}
 			select {
 			case e, ok := <-l.queue:
@@ -517,17 +509,8 @@ func (l *Logger) run() {
 func (l *Logger) gather(batch []entry) []entry {
 	waiting := &l.computing[(l.generation.Add(1)-1)&1] // begun before the group opened
 	var deadline <-chan time.Time
-	for len(batch) < l.maxBatch {
-		select {
-		case e, ok := <-l.queue:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, e)
-			continue
-		default:
-		}
-		if waiting.Load() <= 0 {
+	for {
+		if batch = l.drain(batch); len(batch) >= l.maxBatch || waiting.Load() <= 0 {
 			return batch
 		}
 		if deadline == nil {
@@ -546,7 +529,6 @@ func (l *Logger) gather(batch []entry) []entry {
 			return l.drain(batch)
 		}
 	}
-	return batch
 }
 
 // drain adds what is queued now.

@@ -21,10 +21,13 @@ import (
 	"github.com/refundd/refundd/request"
 )
 
-// DecisionLog records decisions; in durable mode Log returns once the
-// record is committed.
+// DecisionLog records decisions (decisionlog.Logger). Begin says a
+// decision is being computed, so that a group commit waits for it;
+// LogComputed records it, calls computed once the record is queued, and
+// in durable mode returns once the record is committed.
 type DecisionLog interface {
-	Log(ctx context.Context, rec decisionlog.Record) error
+	Begin() (computed func())
+	LogComputed(ctx context.Context, rec decisionlog.Record, computed func()) error
 }
 
 // Records reads the decision log.

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/refundd/refundd/auth"
-	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/request"
@@ -183,8 +182,8 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			return
 		}
 		computed := func() {}
-		if b, ok := s.declog.(interface{ Begin() func() }); ok {
-			computed = b.Begin() // the log's group commit waits for this decision
+		if s.declog != nil {
+			computed = s.declog.Begin() // the log's group commit waits for this decision
 		}
 		defer computed()
 		explain := c.Query("explain") == "true"
@@ -205,14 +204,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 			// Bounded: a stalled database gets a clean 503, not a timed-out
 			// connection.
 			ctx, cancel := context.WithTimeout(c.Request.Context(), logWait)
-			if lc, ok := s.declog.(interface {
-				LogComputed(context.Context, decisionlog.Record, func()) error
-			}); ok {
-				err = lc.LogComputed(ctx, rec, computed) // computed once the record is queued
-			} else {
-				computed()
-				err = s.declog.Log(ctx, rec)
-			}
+			err = s.declog.LogComputed(ctx, rec, computed) // computed once the record is queued
 			cancel()
 			if err != nil {
 				s.fail(c, merchant, &errLogUnavailable{err})

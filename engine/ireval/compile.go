@@ -289,33 +289,9 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		t := c.local(st.Target)
 		return func(_ *state, l []value) int { l[t] = &set{}; return ranToEnd }, nil
 	case *ir.ArrayAppendStmt:
-		val, err := c.operand(st.Value)
-		if err != nil {
-			return nil, err
-		}
-		a := c.local(st.Array)
-		return func(s *state, l []value) int {
-			arr, ok := l[a].(*array)
-			if !ok {
-				return s.fail(&Error{Msg: "array append to a non-array"})
-			}
-			arr.elems = append(arr.elems, val.get(l))
-			return ranToEnd
-		}, nil
+		return add(c, st.Value, st.Array, "array append to a non-array", func(a *array, v value) { a.elems = append(a.elems, v) })
 	case *ir.SetAddStmt:
-		val, err := c.operand(st.Value)
-		if err != nil {
-			return nil, err
-		}
-		a := c.local(st.Set)
-		return func(s *state, l []value) int {
-			set, ok := l[a].(*set)
-			if !ok {
-				return s.fail(&Error{Msg: "set add to a non-set"})
-			}
-			set.add(val.get(l))
-			return ranToEnd
-		}, nil
+		return add(c, st.Value, st.Set, "set add to a non-set", (*set).add)
 	case *ir.MakeNumberRefStmt:
 		if st.Index < 0 || st.Index >= len(c.numbers) {
 			return nil, fmt.Errorf("number constant %d out of range", st.Index)
@@ -349,16 +325,10 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			return nil, err
 		}
 		return func(s *state, l []value) int {
-			switch r := b(s, l); {
-			case r == ranToEnd: // the negated block holds: not is undefined
-				return 0
-			case r == 0:
-				return ranToEnd
-			case r > 0:
-				return r - 1
-			default:
-				return r
+			if r := b(s, l); r != ranToEnd {
+				return target(r) // the block is a break target
 			}
+			return 0 // the negated block holds: not is undefined
 		}, nil
 	case *ir.ScanStmt:
 		body, err := c.block(st.Block)
@@ -422,6 +392,24 @@ func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, 
 			}
 		}
 		obj.put(k, v)
+		return ranToEnd
+	}, nil
+}
+
+// add adds the operand to the collection of type T in the local (one the
+// plan made); a local that holds no T fails with msg.
+func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string, put func(T, value)) (code, error) {
+	val, err := c.operand(o)
+	if err != nil {
+		return nil, err
+	}
+	t := c.local(local)
+	return func(s *state, l []value) int {
+		coll, ok := l[t].(T)
+		if !ok {
+			return s.fail(&Error{Msg: msg})
+		}
+		put(coll, val.get(l))
 		return ranToEnd
 	}, nil
 }

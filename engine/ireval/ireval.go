@@ -43,9 +43,7 @@ type Program struct {
 	strings map[string]value // the plan's strings, each made a value once
 	main    []code           // the plan's blocks
 	locals  int              // the plan's frame
-	nfuncs  int
-	stack   int // the deepest chain of frames, in locals
-	states  sync.Pool
+	states  sync.Pool        // of states sized for the plan
 }
 
 // Error is an evaluation error: a conflict, or a builtin's error (refundd
@@ -58,17 +56,17 @@ func (e *Error) Error() string { return e.Msg }
 // with unplanned rules, several plans, a statement it does not implement,
 // a builtin OPA does not provide, or a call cycle.
 func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
-	dv, ok := fromAST(data)
-	if !ok {
-		return nil, errors.New("data is not a document")
-	}
-	p := &Program{data: dv, strings: map[string]value{}}
 	if len(policy.UnplannedRules) > 0 {
 		return nil, fmt.Errorf("rule %s could not be planned", policy.UnplannedRules[0].Path)
 	}
 	if policy.Plans == nil || len(policy.Plans.Plans) != 1 {
 		return nil, errors.New("want exactly one plan")
 	}
+	dv, ok := fromAST(data)
+	if !ok {
+		return nil, errors.New("data is not a document")
+	}
+	p := &Program{data: dv, strings: map[string]value{}}
 	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}, inserts: map[*ir.MakeObjectStmt]int{}}
 	if policy.Static != nil {
 		for _, s := range policy.Static.Strings {
@@ -99,7 +97,6 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 			}
 		}
 	}
-	p.nfuncs = len(c.funcs)
 	p.locals = 2
 	c.frame = &p.locals
 	c.callees = nil
@@ -116,15 +113,15 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	}
 	known := map[*function]bool{}
 	for _, fn := range c.funcs {
-		fn.recall = len(fn.params) > 2 && fn.deep >= 0 && pure(fn, known)
+		fn.recall = len(fn.params) > 2 && pure(fn, known)
 	}
-	p.stack = p.locals + depth
+	stack, nfuncs := p.locals+depth, len(c.funcs)
 	p.states.New = func() any {
 		s := &state{
-			stack:   make([]value, p.stack),
-			memo:    make([]value, p.nfuncs),
-			memoSet: make([]bool, p.nfuncs),
-			calls:   make([][]recalled, p.nfuncs),
+			stack:   make([]value, stack),
+			memo:    make([]value, nfuncs),
+			memoSet: make([]bool, nfuncs),
+			calls:   make([][]recalled, nfuncs),
 			bctx:    topdown.BuiltinContext{Metrics: noMetrics},
 		}
 		s.iter = func(t *ast.Term) error { s.out = t.Value; return nil }

@@ -43,15 +43,11 @@ func (sc *scanner) value(s *shape, depth int) (any, bool) {
 		return nil, false
 	}
 	switch c := sc.b[sc.i]; {
+	case (c == '{' || c == '[') && depth >= maxDepth:
+		return nil, false
 	case c == '{':
-		if depth >= maxDepth {
-			return nil, false
-		}
 		return sc.object(s, depth)
 	case c == '[':
-		if depth >= maxDepth {
-			return nil, false
-		}
 		return sc.array(s, depth)
 	case c == '"':
 		return sc.str()
@@ -75,12 +71,21 @@ func (sc *scanner) literal(word string) bool {
 	return true
 }
 
-func (sc *scanner) object(s *shape, depth int) (any, bool) {
-	sc.i++ // {
-	obj := map[string]any{}
+// open steps over an opening delimiter, and over the closing one when it
+// follows at once (empty).
+func (sc *scanner) open(closing byte) (empty bool) {
+	sc.i++
 	sc.space()
-	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
+	if sc.i < len(sc.b) && sc.b[sc.i] == closing {
 		sc.i++
+		return true
+	}
+	return false
+}
+
+func (sc *scanner) object(s *shape, depth int) (any, bool) {
+	obj := map[string]any{}
+	if sc.open('}') {
 		return obj, true
 	}
 	for {
@@ -121,15 +126,12 @@ func (sc *scanner) object(s *shape, depth int) (any, bool) {
 }
 
 func (sc *scanner) array(s *shape, depth int) (any, bool) {
-	sc.i++ // [
 	arr := []any{}
 	var es *shape
 	if s != nil {
 		es = s.elem
 	}
-	sc.space()
-	if sc.i < len(sc.b) && sc.b[sc.i] == ']' {
-		sc.i++
+	if sc.open(']') {
 		return arr, true
 	}
 	for {

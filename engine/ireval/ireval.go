@@ -33,7 +33,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/topdown"
-	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 )
 
 // Program is a plan bound to its data, compiled, ready to evaluate. It is
@@ -145,7 +144,6 @@ func (p *Program) Eval(ctx context.Context, input any) (any, error) {
 	defer p.release(s)
 	s.ctx = ctx
 	s.bctx.Context = ctx
-	s.bctx.Cache = builtins.Cache{}
 	l := s.push(p.locals)
 	l[ir.Input], l[ir.Data] = in, p.data
 	for _, b := range p.main {

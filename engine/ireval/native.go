@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 )
 
 // builtin is a builtin function the plan calls: OPA's implementation, or
@@ -50,6 +51,9 @@ func (b *builtin) call(s *state, args []value) (value, error) {
 		ptrs[i] = &terms[i]
 	}
 	s.out = nil
+	if s.bctx.Cache == nil { // made for the evaluation's first call of an OPA builtin
+		s.bctx.Cache = builtins.Cache{}
+	}
 	err := b.opa(s.bctx, ptrs, s.iter)
 	out := s.out
 	s.out = nil

@@ -69,6 +69,52 @@ func TestCompiledServesEveryMerchant(t *testing.T) {
 	}
 }
 
+// TestDecisionsOutliveTheEvaluation: a decision stays as it was answered
+// while later evaluations reuse the evaluator's memory (its arena), on one
+// goroutine and on several at once.
+func TestDecisionsOutliveTheEvaluation(t *testing.T) {
+	e := compiledEngine(t)
+	cases, err := tests.LoadCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type kept struct {
+		d    *engine.Decision
+		want string
+	}
+	var all []kept
+	ctx := context.Background()
+	for _, c := range cases {
+		req, err := request.Decode(c.Request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.Decide(ctx, c.Merchant, req, engine.DecideOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		b, _ := json.Marshal(d)
+		all = append(all, kept{d, string(b)})
+	}
+	done := make(chan struct{})
+	for range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, c := range cases {
+				req, _ := request.Decode(c.Request)
+				_, _ = e.Decide(ctx, c.Merchant, req, engine.DecideOptions{})
+			}
+		}()
+	}
+	<-done
+	<-done
+	for i, k := range all {
+		if b, _ := json.Marshal(k.d); string(b) != k.want {
+			t.Errorf("%s: the decision changed after it was answered:\n%s\nwas\n%s", cases[i].Name, b, k.want)
+		}
+	}
+}
+
 // TestCompiledAgreesWithTopdown decides every shared case, every worked
 // example of the statutory floor, and variants of each (times moved by a
 // second, a day, a month; every reason; other countries and customer

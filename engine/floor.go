@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/refundd/refundd/request"
 )
@@ -36,59 +37,77 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 	ceiling := max(req.Claimed, lastPayment(req))
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("legal_floor."+format, args...)) }
-	oneOf := func(m map[string]any, key, path string, allowed []string) {
+	// at is where m is in the section ("rights[0]." and the like): a
+	// field's path is written only for an error.
+	oneOf := func(m map[string]any, at, key string, allowed []string) {
 		if s, _ := m[key].(string); !slices.Contains(allowed, s) {
-			bad("%s %v is not one of %v", path, m[key], allowed)
+			bad("%s%s %v is not one of %v", at, key, m[key], allowed)
 		}
 	}
-	amount := func(m map[string]any, key, path string) {
+	amount := func(m map[string]any, at, key string) {
 		n, ok := m[key].(json.Number)
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if !ok || err != nil || i < 0 || i > ceiling {
-			bad("%s %v is not an amount from 0 to the %d paid", path, m[key], ceiling)
+			bad("%s%s %v is not an amount from 0 to the %d paid", at, key, m[key], ceiling)
 		}
 	}
 	if v, _ := lf["version"].(string); v == "" {
 		bad("version is missing")
 	}
-	oneOf(lf, "mode", "mode", floorModes)
+	oneOf(lf, "", "mode", floorModes)
 	if j := lf["jurisdiction"]; j != nil {
-		oneOf(lf, "jurisdiction", "jurisdiction", floorJurisdiction)
+		oneOf(lf, "", "jurisdiction", floorJurisdiction)
 	}
-	oneOf(lf, "comparison", "comparison", floorComparisons)
-	amount(lf, "shortfall", "shortfall")
+	oneOf(lf, "", "comparison", floorComparisons)
+	amount(lf, "", "shortfall")
 	rights, ok := lf["rights"].([]any)
 	if !ok {
 		bad("rights is not a list")
 	}
 	for i, it := range rights {
 		r, _ := it.(map[string]any)
-		path := "rights[" + strconv.Itoa(i) + "]"
+		at := "rights[" + strconv.Itoa(i) + "]."
 		if r == nil {
-			bad("%s is not an object", path)
+			bad("%s is not an object", at[:len(at)-1])
 			continue
 		}
-		oneOf(r, "right", path+".right", floorRights)
-		oneOf(r, "status", path+".status", floorStatuses)
-		oneOf(r, "comparison", path+".comparison", floorComparisons)
+		oneOf(r, at, "right", floorRights)
+		oneOf(r, at, "status", floorStatuses)
+		oneOf(r, at, "comparison", floorComparisons)
 		right, _ := r["right"].(string)
 		status, _ := r["status"].(string)
-		want := "floor_" + right
-		if status != "applies" {
-			want += "_" + status
-		}
-		if c, _ := r["code"].(string); c != want {
-			bad("%s.code %q is not %q, the code of its right and status", path, c, want)
+		if c, _ := r["code"].(string); !isCode(c, right, status) {
+			want := "floor_" + right
+			if status != "applies" {
+				want += "_" + status
+			}
+			bad("%scode %q is not %q, the code of its right and status", at, c, want)
 		}
 		if m, _ := r["message"].(string); m == "" {
-			bad("%s.message is missing", path)
+			bad("%smessage is missing", at)
 		}
 		if g, ok := r["grants"].(map[string]any); ok {
-			amount(g, "amount", path+".grants.amount")
-			oneOf(g, "amount_kind", path+".grants.amount_kind", floorAmountKinds)
+			amount(g, at+"grants.", "amount")
+			oneOf(g, at+"grants.", "amount_kind", floorAmountKinds)
 		}
 	}
 	return lf, errors.Join(errs...)
+}
+
+// isCode tells whether c is floor_<right> (status applies) or
+// floor_<right>_<status>.
+func isCode(c, right, status string) bool {
+	rest, ok := strings.CutPrefix(c, "floor_")
+	if !ok {
+		return false
+	}
+	if rest, ok = strings.CutPrefix(rest, right); !ok {
+		return false
+	}
+	if status == "applies" {
+		return rest == ""
+	}
+	return len(rest) == len(status)+1 && rest[0] == '_' && rest[1:] == status
 }
 
 // lastPayment is subscription.last_payment_amount, 0 when absent.

@@ -281,17 +281,17 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		return func(s *state, l []value) int { s.ret = l[src]; return returned }, nil
 	case *ir.MakeArrayStmt:
 		t, n := c.local(st.Target), int(st.Capacity)
-		return func(_ *state, l []value) int { l[t] = &array{elems: make([]value, 0, n)}; return ranToEnd }, nil
+		return func(s *state, l []value) int { l[t] = s.ar.array(n); return ranToEnd }, nil
 	case *ir.MakeObjectStmt:
 		t, n := c.local(st.Target), c.inserts[st]
-		return func(_ *state, l []value) int { l[t] = newObject(n); return ranToEnd }, nil
+		return func(s *state, l []value) int { l[t] = s.ar.object(n); return ranToEnd }, nil
 	case *ir.MakeSetStmt:
 		t := c.local(st.Target)
-		return func(_ *state, l []value) int { l[t] = &set{}; return ranToEnd }, nil
+		return func(s *state, l []value) int { l[t] = s.ar.set(0); return ranToEnd }, nil
 	case *ir.ArrayAppendStmt:
-		return add(c, st.Value, st.Array, "array append to a non-array", func(a *array, v value) { a.elems = append(a.elems, v) })
+		return add(c, st.Value, st.Array, "array append to a non-array", func(ar *arena, a *array, v value) { a.elems = append(ar.grow(a.elems), v) })
 	case *ir.SetAddStmt:
-		return add(c, st.Value, st.Set, "set add to a non-set", (*set).add)
+		return add(c, st.Value, st.Set, "set add to a non-set", func(ar *arena, s *set, v value) { s.add(ar, v) })
 	case *ir.MakeNumberRefStmt:
 		if st.Index < 0 || st.Index >= len(c.numbers) {
 			return nil, fmt.Errorf("number constant %d out of range", st.Index)
@@ -391,14 +391,14 @@ func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, 
 				return ranToEnd
 			}
 		}
-		obj.put(k, v)
+		obj.put(&s.ar, k, v)
 		return ranToEnd
 	}, nil
 }
 
 // add adds the operand to the collection of type T in the local (one the
 // plan made); a local that holds no T fails with msg.
-func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string, put func(T, value)) (code, error) {
+func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string, put func(*arena, T, value)) (code, error) {
 	val, err := c.operand(o)
 	if err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string,
 		if !ok {
 			return s.fail(&Error{Msg: msg})
 		}
-		put(coll, val.get(l))
+		put(&s.ar, coll, val.get(l))
 		return ranToEnd
 	}, nil
 }

@@ -136,12 +136,12 @@ var noMetrics = metrics.NoOp()
 // returns the value of its query (the first key of the result object) as
 // ast.JSONWithOpt gives it with sorted sets, or nil when it is undefined.
 func (p *Program) Eval(ctx context.Context, input any) (any, error) {
-	in, err := p.input(input)
+	s := p.states.Get().(*state)
+	defer p.release(s)
+	in, err := p.input(&s.ar, input)
 	if err != nil {
 		return nil, err
 	}
-	s := p.states.Get().(*state)
-	defer p.release(s)
 	s.ctx = ctx
 	s.bctx.Context = ctx
 	l := s.push(p.locals)
@@ -173,8 +173,9 @@ func (p *Program) release(s *state) {
 	}
 	clear(s.kept)
 	clear(s.results)
+	s.ar.reset()
 	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, calls: s.calls, kept: s.kept[:0], iter: s.iter,
-		results: s.results[:0], bctx: topdown.BuiltinContext{Metrics: noMetrics}}
+		results: s.results[:0], ar: s.ar, bctx: topdown.BuiltinContext{Metrics: noMetrics}}
 	p.states.Put(s)
 }
 
@@ -192,6 +193,7 @@ type state struct {
 	calls   [][]recalled // by function: its calls with arguments so far
 	kept    []value      // the arguments of those calls
 	results []value
+	ar      arena // what the evaluation makes
 	args    [8]value
 	ptrs    [8]*ast.Term
 	out     ast.Value // what an OPA builtin gave to iter

@@ -26,7 +26,7 @@ type builtin struct {
 // native computes a builtin as OPA does for the arguments it handles; for
 // any other (false) OPA's implementation is called, so that its results
 // and its errors are OPA's.
-type native func(args []value) (value, bool)
+type native func(ar *arena, args []value) (value, bool)
 
 func newBuiltin(name string) (*builtin, error) {
 	b := &builtin{name: name, native: natives[name], opa: topdown.GetBuiltin(name)}
@@ -40,7 +40,7 @@ func newBuiltin(name string) (*builtin, error) {
 // undefined.
 func (b *builtin) call(s *state, args []value) (value, error) {
 	if b.native != nil {
-		if v, ok := b.native(args); ok {
+		if v, ok := b.native(&s.ar, args); ok {
 			return v, nil
 		}
 	}
@@ -168,7 +168,7 @@ func safeNanos(t time.Time) (value, bool) {
 
 var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
-func parseRFC3339(args []value) (value, bool) {
+func parseRFC3339(_ *arena, args []value) (value, bool) {
 	s, ok := args[0].(string)
 	if !ok {
 		return nil, false
@@ -180,26 +180,28 @@ func parseRFC3339(args []value) (value, bool) {
 	return safeNanos(t)
 }
 
-func triple(a, b, c int) value {
-	return &array{elems: []value{integer(int64(a)), integer(int64(b)), integer(int64(c))}}
+func triple(ar *arena, a, b, c int) value {
+	t := ar.array(3)
+	t.elems = append(t.elems, integer(int64(a)), integer(int64(b)), integer(int64(c)))
+	return t
 }
 
-func date(args []value) (value, bool) {
+func date(ar *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
 	y, m, d := t.Date()
-	return triple(y, int(m), d), true
+	return triple(ar, y, int(m), d), true
 }
 
-func clock(args []value) (value, bool) {
+func clock(ar *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
 	}
 	h, m, sec := t.Clock()
-	return triple(h, m, sec), true
+	return triple(ar, h, m, sec), true
 }
 
 var weekdays = func() (w [7]value) {
@@ -209,7 +211,7 @@ var weekdays = func() (w [7]value) {
 	return w
 }()
 
-func weekday(args []value) (value, bool) {
+func weekday(ar *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
@@ -217,7 +219,7 @@ func weekday(args []value) (value, bool) {
 	return weekdays[t.Weekday()], true
 }
 
-func addDate(args []value) (value, bool) {
+func addDate(ar *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
@@ -234,7 +236,7 @@ func addDate(args []value) (value, bool) {
 }
 
 // member is x in collection: a set's member or the value of any element.
-func member(args []value) (value, bool) {
+func member(ar *arena, args []value) (value, bool) {
 	x := args[0]
 	switch c := args[1].(type) {
 	case *set:
@@ -258,7 +260,7 @@ func contains(vs []value, x value) bool {
 
 // objectGet is the value at a key, or along a path (an array of keys,
 // each looked up as x[k] is), or the default.
-func objectGet(args []value) (value, bool) {
+func objectGet(ar *arena, args []value) (value, bool) {
 	obj, ok := args[0].(*object)
 	if !ok {
 		return nil, false
@@ -281,37 +283,40 @@ func objectGet(args []value) (value, bool) {
 }
 
 // sorted is an array's elements, or a set's, in order.
-func sorted(args []value) (value, bool) {
+func sorted(ar *arena, args []value) (value, bool) {
 	switch c := args[0].(type) {
 	case *array:
-		elems := slices.Clone(c.elems)
-		slices.SortFunc(elems, compare) // as OPA sorts: equal elements (1, 1.0) land alike
-		return &array{elems: elems}, true
+		out := ar.array(len(c.elems))
+		out.elems = append(out.elems, c.elems...)
+		slices.SortFunc(out.elems, compare) // as OPA sorts: equal elements (1, 1.0) land alike
+		return out, true
 	case *set:
-		return &array{elems: slices.Clone(c.elems)}, true
+		out := ar.array(len(c.elems))
+		out.elems = append(out.elems, c.elems...)
+		return out, true
 	}
 	return nil, false
 }
 
 // objectUnion merges b into a: b's value wins, except where both are
 // objects, which are merged in turn.
-func objectUnion(args []value) (value, bool) {
+func objectUnion(ar *arena, args []value) (value, bool) {
 	a, ok1 := args[0].(*object)
 	b, ok2 := args[1].(*object)
 	if !ok1 || !ok2 {
 		return nil, false
 	}
-	return union(a, b), true
+	return union(ar, a, b), true
 }
 
-func union(a, b *object) *object {
+func union(ar *arena, a, b *object) *object {
 	switch {
 	case len(a.keys) == 0:
 		return b
 	case len(b.keys) == 0:
 		return a
 	}
-	out := newObject(len(a.keys) + len(b.keys))
+	out := ar.object(len(a.keys) + len(b.keys))
 	i, j := 0, 0
 	for i < len(a.keys) || j < len(b.keys) {
 		c := 1
@@ -333,7 +338,7 @@ func union(a, b *object) *object {
 			v := b.vals[j]
 			if x, ok := a.vals[i].(*object); ok {
 				if y, ok := v.(*object); ok {
-					v = union(x, y)
+					v = union(ar, x, y)
 				}
 			}
 			out.keys, out.vals = append(out.keys, a.keys[i]), append(out.vals, v)
@@ -343,17 +348,19 @@ func union(a, b *object) *object {
 	return out
 }
 
-func objectKeys(args []value) (value, bool) {
+func objectKeys(ar *arena, args []value) (value, bool) {
 	o, ok := args[0].(*object)
 	if !ok {
 		return nil, false
 	}
-	return &set{elems: o.keys[:len(o.keys):len(o.keys)]}, true // sorted, never changed
+	keys := ar.set(0)
+	keys.elems = o.keys[:len(o.keys):len(o.keys)] // sorted, never changed
+	return keys, true
 }
 
 // objectRemove is the object without the keys given as an array, a set
 // or an object's keys.
-func objectRemove(args []value) (value, bool) {
+func objectRemove(ar *arena, args []value) (value, bool) {
 	o, ok := args[0].(*object)
 	if !ok {
 		return nil, false
@@ -369,7 +376,7 @@ func objectRemove(args []value) (value, bool) {
 	default:
 		return nil, false
 	}
-	out := newObject(len(o.keys))
+	out := ar.object(len(o.keys))
 	for i, k := range o.keys {
 		if !contains(keys, k) {
 			out.keys, out.vals = append(out.keys, k), append(out.vals, o.vals[i])
@@ -382,7 +389,7 @@ func objectRemove(args []value) (value, bool) {
 // is OPA's, which checks for cancellation as it goes.
 const maxRange = 10000
 
-func numbersRange(args []value) (value, bool) {
+func numbersRange(ar *arena, args []value) (value, bool) {
 	x, ok1 := args[0].(int64)
 	y, ok2 := args[1].(int64)
 	if !ok1 || !ok2 || x-y > maxRange || y-x > maxRange || x < -1<<62 || y < -1<<62 || x > 1<<62 || y > 1<<62 {
@@ -392,18 +399,18 @@ func numbersRange(args []value) (value, bool) {
 	if x > y {
 		step = -1
 	}
-	elems := make([]value, 0, max(x-y, y-x)+1)
+	out := ar.array(int(max(x-y, y-x)) + 1)
 	for i := x; ; i += step {
-		elems = append(elems, integer(i))
+		out.elems = append(out.elems, integer(i))
 		if i == y {
 			break
 		}
 	}
-	return &array{elems: elems}, true
+	return out, true
 }
 
 // sum is the sum of an array's or a set's integers, when it fits in int64.
-func sum(args []value) (value, bool) {
+func sum(ar *arena, args []value) (value, bool) {
 	elems, ok := elements(args[0])
 	if !ok {
 		return nil, false
@@ -421,7 +428,7 @@ func sum(args []value) (value, bool) {
 	return total, true
 }
 
-func arrayConcat(args []value) (value, bool) {
+func arrayConcat(ar *arena, args []value) (value, bool) {
 	a, ok1 := args[0].(*array)
 	b, ok2 := args[1].(*array)
 	if !ok1 || !ok2 {
@@ -433,13 +440,14 @@ func arrayConcat(args []value) (value, bool) {
 	case len(b.elems) == 0:
 		return a, true
 	}
-	elems := make([]value, 0, len(a.elems)+len(b.elems))
-	return &array{elems: append(append(elems, a.elems...), b.elems...)}, true
+	out := ar.array(len(a.elems) + len(b.elems))
+	out.elems = append(append(out.elems, a.elems...), b.elems...)
+	return out, true
 }
 
 // count is a collection's length, or a string's in characters, as the
 // plan's LenStmt measures; any other type is OPA's error.
-func count(args []value) (value, bool) {
+func count(ar *arena, args []value) (value, bool) {
 	n, ok := length(args[0])
 	if !ok {
 		return nil, false
@@ -450,7 +458,7 @@ func count(args []value) (value, bool) {
 // sprintf handles formats of %s with strings, %d with integers (with a
 // width, padded with spaces or zeros), and %%, each verb with its
 // argument; anything else is OPA's (fmt.Sprintf's).
-func sprintf(args []value) (value, bool) {
+func sprintf(ar *arena, args []value) (value, bool) {
 	format, ok1 := args[0].(string)
 	list, ok2 := args[1].(*array)
 	if !ok1 || !ok2 {
@@ -526,12 +534,12 @@ func sprintf(args []value) (value, bool) {
 	return string(out), true
 }
 
-func isType[T string | bool | null | *array | *object | *set](args []value) (value, bool) {
+func isType[T string | bool | null | *array | *object | *set](_ *arena, args []value) (value, bool) {
 	_, ok := args[0].(T)
 	return ok, true
 }
 
-func isNumber(args []value) (value, bool) {
+func isNumber(ar *arena, args []value) (value, bool) {
 	switch args[0].(type) {
 	case int64, ast.Number:
 		return true, true
@@ -540,13 +548,13 @@ func isNumber(args []value) (value, bool) {
 }
 
 func compared(holds func(int) bool) native {
-	return func(args []value) (value, bool) {
+	return func(ar *arena, args []value) (value, bool) {
 		return holds(compare(args[0], args[1])), true
 	}
 }
 
 func equal(want bool) native {
-	return func(args []value) (value, bool) {
+	return func(ar *arena, args []value) (value, bool) {
 		return (compare(args[0], args[1]) == 0) == want, true
 	}
 }
@@ -555,7 +563,7 @@ func equal(want bool) native {
 // does too; anything else (floats, bigger integers, an overflow, sets) is
 // OPA's.
 func arith(op func(x, y int64) (int64, bool)) native {
-	return func(args []value) (value, bool) {
+	return func(ar *arena, args []value) (value, bool) {
 		x, ok1 := args[0].(int64)
 		y, ok2 := args[1].(int64)
 		if !ok1 || !ok2 {
@@ -604,7 +612,7 @@ func remainder(x, y int64) (int64, bool) {
 }
 
 // integral is floor or ceil of an integer: itself.
-func integral(args []value) (value, bool) {
+func integral(ar *arena, args []value) (value, bool) {
 	n, ok := args[0].(int64)
 	return n, ok
 }
@@ -612,7 +620,7 @@ func integral(args []value) (value, bool) {
 // extreme is max (sign 1) or min (-1) of an array's or a set's elements,
 // undefined when there are none.
 func extreme(sign int) native {
-	return func(args []value) (value, bool) {
+	return func(ar *arena, args []value) (value, bool) {
 		elems, ok := elements(args[0])
 		if !ok {
 			return nil, false

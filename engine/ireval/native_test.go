@@ -62,7 +62,7 @@ func TestNativesAgreeWithOPA(t *testing.T) {
 					t.Fatalf("%v is not a value", a)
 				}
 			}
-			res, ok := natives[name](in)
+			res, ok := natives[name](&arena{}, in)
 			if !ok {
 				continue
 			}

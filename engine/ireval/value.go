@@ -194,15 +194,15 @@ func (o *object) get(key value) value {
 	return nil
 }
 
-// put sets key to v.
-func (o *object) put(key, v value) {
+// put sets key to v, growing the object in the arena.
+func (o *object) put(ar *arena, key, v value) {
 	i, ok := search(o.keys, key)
 	if ok {
 		o.vals[i] = v
 		return
 	}
-	o.keys = slices.Insert(o.keys, i, key)
-	o.vals = slices.Insert(o.vals, i, v)
+	o.keys = ar.insert(o.keys, i, key)
+	o.vals = ar.insert(o.vals, i, v)
 }
 
 func (s *set) has(x value) bool {
@@ -210,9 +210,9 @@ func (s *set) has(x value) bool {
 	return ok
 }
 
-func (s *set) add(x value) {
+func (s *set) add(ar *arena, x value) {
 	if i, ok := search(s.elems, x); !ok {
-		s.elems = slices.Insert(s.elems, i, x)
+		s.elems = ar.insert(s.elems, i, x)
 	}
 }
 
@@ -306,7 +306,7 @@ func toTerms(vs []value) []*ast.Term {
 // input is the value of a decoded JSON document (objects, arrays,
 // strings, json.Number, booleans, null), as ast.InterfaceToValue reads it.
 // Strings the plan names are shared rather than made again.
-func (p *Program) input(x any) (value, error) {
+func (p *Program) input(ar *arena, x any) (value, error) {
 	switch x := x.(type) {
 	case map[string]any:
 		var buf [16]field // most objects of a request: no allocation
@@ -315,9 +315,9 @@ func (p *Program) input(x any) (value, error) {
 			members = append(members, field{k, v})
 		}
 		slices.SortFunc(members, func(a, b field) int { return strings.Compare(a.name, b.name) })
-		o := newObject(len(x))
+		o := ar.object(len(x))
 		for _, m := range members {
-			v, err := p.input(m.value)
+			v, err := p.input(ar, m.value)
 			if err != nil {
 				return nil, err
 			}
@@ -325,9 +325,10 @@ func (p *Program) input(x any) (value, error) {
 		}
 		return o, nil
 	case []any:
-		a := &array{elems: make([]value, len(x))}
+		a := ar.array(len(x))
+		a.elems = a.elems[:len(x)]
 		for i, e := range x {
-			v, err := p.input(e)
+			v, err := p.input(ar, e)
 			if err != nil {
 				return nil, err
 			}
@@ -366,39 +367,50 @@ func (p *Program) str(s string) value {
 }
 
 // toJSON is v as ast.JSONWithOpt(v, ast.JSONOpt{SortSets: true}) gives it.
+// Strings and booleans are returned as they are held (not boxed again),
+// and the integers made once (integer) have their JSON made once too.
 func toJSON(v value) (any, error) {
-	switch v := v.(type) {
+	switch x := v.(type) {
 	case null:
 		return nil, nil
-	case bool:
+	case bool, string:
 		return v, nil
 	case int64:
-		return json.Number(strconv.FormatInt(v, 10)), nil
+		if x >= 0 && x < int64(len(jsonIntegers)) {
+			return jsonIntegers[x], nil
+		}
+		return json.Number(strconv.FormatInt(x, 10)), nil
 	case ast.Number:
-		return json.Number(v), nil
-	case string:
-		return v, nil
+		return json.Number(x), nil
 	case *array:
-		return toJSONs(v.elems)
+		return toJSONs(x.elems)
 	case *set:
-		return toJSONs(v.elems)
+		return toJSONs(x.elems)
 	case *object:
-		m := make(map[string]any, len(v.keys))
-		for i, k := range v.keys {
+		m := make(map[string]any, len(x.keys))
+		for i, k := range x.keys {
 			s, ok := k.(string)
 			if !ok {
-				return jsonKey(v)
+				return jsonKey(x)
 			}
-			x, err := toJSON(v.vals[i])
+			j, err := toJSON(x.vals[i])
 			if err != nil {
 				return nil, err
 			}
-			m[s] = x
+			m[s] = j
 		}
 		return m, nil
 	}
 	return nil, fmt.Errorf("ireval: %T is not a value", v)
 }
+
+// jsonIntegers are the JSON of the integers made once.
+var jsonIntegers = func() (v [len(integers)]any) {
+	for i := range v {
+		v[i] = json.Number(strconv.Itoa(i))
+	}
+	return v
+}()
 
 func toJSONs(vs []value) (any, error) {
 	out := make([]any, len(vs))

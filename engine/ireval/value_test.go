@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,7 +98,7 @@ func checkValue(t *testing.T, x ast.Value) {
 		t.Fatal(err)
 	}
 	p := &Program{strings: map[string]value{"a": "a"}}
-	in, err := p.input(doc)
+	in, err := p.input(nil, doc)
 	opa, oerr := ast.InterfaceToValue(doc)
 	if (err != nil) != (oerr != nil) {
 		t.Fatalf("%s as input: %v, OPA %v", raw, err, oerr)
@@ -111,10 +112,16 @@ func checkValue(t *testing.T, x ast.Value) {
 // iterated in OPA's order, a key put again replaces its value, and a set
 // holds each element once.
 func TestObjectsAndSetsStaySorted(t *testing.T) {
-	o := &object{}
+	for _, ar := range []*arena{nil, {}} {
+		objectsAndSetsStaySorted(t, ar)
+	}
+}
+
+func objectsAndSetsStaySorted(t *testing.T, ar *arena) {
+	o := ar.object(1)
 	keys := []value{"b", int64(2), "a", null{}, int64(10), "a", ast.Number("1.5"), true}
 	for i, k := range keys {
-		o.put(k, int64(i))
+		o.put(ar, k, int64(i))
 	}
 	want := []value{null{}, true, ast.Number("1.5"), int64(2), int64(10), "a", "b"}
 	if !reflect.DeepEqual(o.keys, want) {
@@ -129,9 +136,9 @@ func TestObjectsAndSetsStaySorted(t *testing.T) {
 	if v := o.get("c"); v != nil {
 		t.Errorf(`o["c"] = %v, want none`, v)
 	}
-	s := &set{}
+	s := ar.set(0)
 	for _, k := range keys {
-		s.add(k)
+		s.add(ar, k)
 	}
 	if !reflect.DeepEqual(s.elems, want) {
 		t.Fatalf("set %v, want %v", s.elems, want)
@@ -141,6 +148,43 @@ func TestObjectsAndSetsStaySorted(t *testing.T) {
 	}
 	if ast.Compare(toAST(o), ast.MustParseTerm(`{null: 3, true: 7, 1.5: 6, 2: 1, 10: 4, "a": 5, "b": 0}`).Value) != 0 {
 		t.Errorf("object as OPA's: %v", toAST(o))
+	}
+}
+
+// TestArenaKeepsNeighbours: collections made side by side in an arena
+// grow without overwriting one another, past the first chunk; reset
+// clears everything, and the chunks serve the next evaluation.
+func TestArenaKeepsNeighbours(t *testing.T) {
+	ar := &arena{}
+	for round := range 2 {
+		var objs []*object
+		var arrs []*array
+		for i := range 3 * minChunk {
+			objs, arrs = append(objs, ar.object(1)), append(arrs, ar.array(1))
+			objs[i].put(ar, "a", integer(int64(i)))
+			arrs[i].elems = append(ar.grow(arrs[i].elems), integer(int64(i)))
+		}
+		for i := range objs { // each grows past the room it was made with
+			objs[i].put(ar, "b", integer(int64(i)))
+			objs[i].put(ar, "0", integer(int64(i)))
+			arrs[i].elems = append(ar.grow(arrs[i].elems), integer(int64(-i)))
+		}
+		for i := range objs {
+			want := &object{keys: []value{"0", "a", "b"}, vals: []value{integer(int64(i)), integer(int64(i)), integer(int64(i))}}
+			if !same(objs[i], want) {
+				t.Fatalf("round %d: object %d is %v, want %v", round, i, toAST(objs[i]), toAST(want))
+			}
+			if !same(arrs[i], &array{elems: []value{integer(int64(i)), integer(int64(-i))}}) {
+				t.Fatalf("round %d: array %d is %v", round, i, toAST(arrs[i]))
+			}
+		}
+		ar.reset()
+		if len(ar.objects) != 0 || len(ar.values) != 0 || cap(ar.objects) == 0 {
+			t.Fatalf("round %d: reset left %d objects, %d values (chunk of %d kept)", round, len(ar.objects), len(ar.values), cap(ar.objects))
+		}
+		if slices.ContainsFunc(ar.values[:cap(ar.values)], func(v value) bool { return v != nil }) {
+			t.Fatalf("round %d: reset left values behind", round)
+		}
 	}
 }
 

@@ -59,6 +59,13 @@ func (ar *arena) set(n int) *set {
 	return s
 }
 
+// copyObject is a copy of o that may be changed.
+func (ar *arena) copyObject(o *object) *object {
+	c := ar.object(len(o.keys) + 1)
+	c.keys, c.vals = append(c.keys, o.keys...), append(c.vals, o.vals...)
+	return c
+}
+
 // take is a zeroed element of the chunk.
 func take[T any](chunk *[]T) *T {
 	c := *chunk

@@ -165,9 +165,16 @@ func (c *compiler) operands(os ...ir.Operand) ([]operand, error) {
 func (c *compiler) block(b *ir.Block) (code, error) {
 	c.countInserts(b)
 	codes := make([]code, 0, len(b.Stmts))
-	for _, st := range b.Stmts {
-		cd, err := c.stmt(st)
+	for i := 0; i < len(b.Stmts); i++ {
+		cd, n, err := c.literal(b.Stmts[i:])
 		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			codes, i = append(codes, cd), i+n-1
+			continue
+		}
+		if cd, err = c.stmt(b.Stmts[i]); err != nil {
 			return nil, err
 		}
 		if cd != nil {
@@ -289,9 +296,9 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		t := c.local(st.Target)
 		return func(s *state, l []value) int { l[t] = s.ar.set(0); return ranToEnd }, nil
 	case *ir.ArrayAppendStmt:
-		return add(c, st.Value, st.Array, "array append to a non-array", func(ar *arena, a *array, v value) { a.elems = append(ar.grow(a.elems), v) })
+		return add(c, st.Value, st.Array, "array append to a non-array", (*array).append)
 	case *ir.SetAddStmt:
-		return add(c, st.Value, st.Set, "set add to a non-set", func(ar *arena, s *set, v value) { s.add(ar, v) })
+		return add(c, st.Value, st.Set, "set add to a non-set", (*set).added)
 	case *ir.MakeNumberRefStmt:
 		if st.Index < 0 || st.Index >= len(c.numbers) {
 			return nil, fmt.Errorf("number constant %d out of range", st.Index)
@@ -391,6 +398,10 @@ func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, 
 				return ranToEnd
 			}
 		}
+		if obj.constant {
+			obj = s.ar.copyObject(obj)
+			l[o] = obj
+		}
 		obj.put(&s.ar, k, v)
 		return ranToEnd
 	}, nil
@@ -398,7 +409,7 @@ func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, 
 
 // add adds the operand to the collection of type T in the local (one the
 // plan made); a local that holds no T fails with msg.
-func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string, put func(*arena, T, value)) (code, error) {
+func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string, put func(T, *arena, value) T) (code, error) {
 	val, err := c.operand(o)
 	if err != nil {
 		return nil, err
@@ -409,7 +420,7 @@ func add[T *array | *set](c *compiler, o ir.Operand, local ir.Local, msg string,
 		if !ok {
 			return s.fail(&Error{Msg: msg})
 		}
-		put(&s.ar, coll, val.get(l))
+		l[t] = put(coll, &s.ar, val.get(l))
 		return ranToEnd
 	}, nil
 }

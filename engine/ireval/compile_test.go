@@ -182,3 +182,64 @@ func TestRecall(t *testing.T) {
 		t.Error("OPA's builtins no longer say which are nondeterministic")
 	}
 }
+
+// TestLiterals: literals made once (constants) or with their keys sorted
+// once give what the plan's statements would, and a statement that adds
+// to one later adds to a copy: the next evaluation, which adds nothing,
+// finds the literals as written.
+func TestLiterals(t *testing.T) {
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	loc := func(l ir.Local) ir.Operand { return ir.Operand{Value: l} }
+	// Strings: 0 result key, then a b c x y z k add v.
+	var strs []*ir.StringConst
+	for _, s := range []string{"r", "a", "b", "c", "x", "y", "z", "k", "add", "v"} {
+		strs = append(strs, &ir.StringConst{Value: s})
+	}
+	stmts := []ir.Stmt{
+		&ir.MakeObjectStmt{Target: 2}, // {"b": "y", "a": "x"}
+		&ir.ObjectInsertStmt{Key: str(2), Value: str(5), Object: 2},
+		&ir.ObjectInsertOnceStmt{Key: str(1), Value: str(4), Object: 2},
+		&ir.MakeArrayStmt{Target: 3, Capacity: 1}, // ["x"]
+		&ir.ArrayAppendStmt{Value: str(4), Array: 3},
+		&ir.MakeSetStmt{Target: 4}, // {"y", "x"}
+		&ir.SetAddStmt{Value: str(5), Set: 4},
+		&ir.SetAddStmt{Value: str(4), Set: 4},
+		&ir.DotStmt{Source: loc(0), Key: str(9), Target: 8},
+		&ir.MakeObjectStmt{Target: 5}, // {"k": input.v}
+		&ir.ObjectInsertStmt{Key: str(7), Value: loc(8), Object: 5},
+		&ir.BlockStmt{Blocks: []*ir.Block{block( // when input.add: add to each
+			&ir.DotStmt{Source: loc(0), Key: str(8), Target: 9},
+			&ir.EqualStmt{A: loc(9), B: ir.Operand{Value: ir.Bool(true)}},
+			&ir.ObjectInsertStmt{Key: str(3), Value: str(6), Object: 2},
+			&ir.ArrayAppendStmt{Value: str(5), Array: 3},
+			&ir.SetAddStmt{Value: str(6), Set: 4},
+			&ir.ObjectInsertStmt{Key: str(1), Value: str(4), Object: 5},
+		)}},
+	}
+	p := &ir.Policy{
+		Static: &ir.Static{Strings: strs},
+		Plans:  &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(append(stmts, answer(0, 6, 7, 2, 3, 4, 5)...)...)}}}},
+	}
+	prog, err := Compile(p, ast.NewObject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := `[{"a":"x","b":"y"},["x"],["x","y"],{"k":"1"}]`
+	added := `[{"a":"x","b":"y","c":"z"},["x","y"],["x","y","z"],{"a":"x","k":"2"}]`
+	for i, tc := range []struct {
+		input map[string]any
+		want  string
+	}{
+		{map[string]any{"v": "1"}, plain},
+		{map[string]any{"v": "2", "add": true}, added},
+		{map[string]any{"v": "1"}, plain},
+		{map[string]any{"v": "2", "add": true}, added},
+		{map[string]any{"v": "1", "add": false}, plain},
+	} {
+		v, err := prog.Eval(context.Background(), tc.input)
+		got, _ := json.Marshal(v)
+		if err != nil || string(got) != tc.want {
+			t.Fatalf("evaluation %d: %s, %v; want %s", i, got, err, tc.want)
+		}
+	}
+}

@@ -25,11 +25,23 @@ type value = any
 
 type null struct{}
 
-type array struct{ elems []value }
+// A collection marked constant is a literal made once for every
+// evaluation (literal.go); a statement that adds to one adds to a copy.
 
-type object struct{ keys, vals []value }
+type array struct {
+	elems    []value
+	constant bool
+}
 
-type set struct{ elems []value }
+type object struct {
+	keys, vals []value
+	constant   bool
+}
+
+type set struct {
+	elems    []value
+	constant bool
+}
 
 // order is OPA's order of types: null, booleans, numbers, strings,
 // arrays, objects, sets; undefined (nil) before all, as ast.Compare has it.
@@ -203,6 +215,28 @@ func (o *object) put(ar *arena, key, v value) {
 	}
 	o.keys = ar.insert(o.keys, i, key)
 	o.vals = ar.insert(o.vals, i, v)
+}
+
+// added is s with x, s itself or, when s is constant, a copy.
+func (s *set) added(ar *arena, x value) *set {
+	if s.constant {
+		c := ar.set(len(s.elems) + 1)
+		c.elems = append(c.elems, s.elems...)
+		s = c
+	}
+	s.add(ar, x)
+	return s
+}
+
+// append is a with x appended: a itself or, when a is constant, a copy.
+func (a *array) append(ar *arena, x value) *array {
+	if a.constant {
+		c := ar.array(len(a.elems) + 1)
+		c.elems = append(c.elems, a.elems...)
+		a = c
+	}
+	a.elems = append(ar.grow(a.elems), x)
+	return a
 }
 
 func (s *set) has(x value) bool {

@@ -60,6 +60,7 @@ type compiler struct {
 	frame    *int                       // the locals of the frame being compiled
 	impure   bool                       // it calls a nondeterministic builtin
 	callees  []*function                // what it calls
+	dots     int                        // lookups of constant keys, each with its hint (dot)
 }
 
 func (c *compiler) function(fn *function) error {
@@ -260,6 +261,9 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			return nil, err
 		}
 		src, key, t := ops[0], ops[1], c.local(st.Target)
+		if name, ok := key.value.(string); ok && key.local < 0 {
+			return c.dot(src, name, t), nil
+		}
 		return func(s *state, l []value) int {
 			v := lookup(src.get(l), key.get(l))
 			if v == nil {
@@ -657,6 +661,42 @@ func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 	default:
 		return true, r - 2
 	}
+}
+
+// dot looks a constant string key up. Each such lookup remembers, in the
+// evaluation's state, where it last found its key in an object: objects
+// of one shape (a request's, a rule's) have it at the same place, and the
+// plan's strings are the request's keys (Program.str), so that a lookup
+// is mostly one string comparison of two equal pointers.
+func (c *compiler) dot(src operand, name string, t int) code {
+	site := c.dots
+	c.dots++
+	return func(s *state, l []value) int {
+		var v value
+		if o, ok := src.get(l).(*object); ok {
+			h := int(s.hints[site])
+			if k, ok := at(o.keys, h).(string); ok && k == name {
+				v = o.vals[h]
+			} else if i, ok := search(o.keys, name); ok {
+				v, s.hints[site] = o.vals[i], int32(i)
+			}
+		} else {
+			v = lookup(src.get(l), name)
+		}
+		if v == nil {
+			return 0
+		}
+		l[t] = v
+		return ranToEnd
+	}
+}
+
+// at is keys[i], nil past the end.
+func at(keys []value, i int) value {
+	if i < len(keys) {
+		return keys[i]
+	}
+	return nil
 }
 
 // lookup looks key up in source: an object's value, an array's element, a

@@ -114,13 +114,14 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	for _, fn := range c.funcs {
 		fn.recall = len(fn.params) > 2 && pure(fn, known)
 	}
-	stack, nfuncs := p.locals+depth, len(c.funcs)
+	stack, nfuncs, dots := p.locals+depth, len(c.funcs), c.dots
 	p.states.New = func() any {
 		s := &state{
 			stack:   make([]value, stack),
 			memo:    make([]value, nfuncs),
 			memoSet: make([]bool, nfuncs),
 			calls:   make([][]recalled, nfuncs),
+			hints:   make([]int32, dots),
 			bctx:    topdown.BuiltinContext{Metrics: noMetrics},
 		}
 		s.iter = func(t *ast.Term) error { s.out = t.Value; return nil }
@@ -175,7 +176,7 @@ func (p *Program) release(s *state) {
 	clear(s.results)
 	s.ar.reset()
 	*s = state{stack: s.stack, memo: s.memo, memoSet: s.memoSet, calls: s.calls, kept: s.kept[:0], iter: s.iter,
-		results: s.results[:0], ar: s.ar, bctx: topdown.BuiltinContext{Metrics: noMetrics}}
+		results: s.results[:0], ar: s.ar, hints: s.hints, bctx: topdown.BuiltinContext{Metrics: noMetrics}}
 	p.states.Put(s)
 }
 
@@ -193,7 +194,8 @@ type state struct {
 	calls   [][]recalled // by function: its calls with arguments so far
 	kept    []value      // the arguments of those calls
 	results []value
-	ar      arena // what the evaluation makes
+	ar      arena   // what the evaluation makes
+	hints   []int32 // by constant-key lookup: where it last found its key (kept across evaluations)
 	args    [8]value
 	ptrs    [8]*ast.Term
 	out     ast.Value // what an OPA builtin gave to iter

@@ -339,9 +339,11 @@ func toTerms(vs []value) []*ast.Term {
 
 // input is the value of a decoded JSON document (objects, arrays,
 // strings, json.Number, booleans, null), as ast.InterfaceToValue reads it.
-// Strings the plan names are shared rather than made again.
-func (p *Program) input(ar *arena, x any) (value, error) {
-	switch x := x.(type) {
+// Strings the plan names are the plan's own (a lookup of a constant key
+// compares two equal pointers); other strings and booleans are kept as
+// the document holds them, not boxed again.
+func (p *Program) input(ar *arena, doc any) (value, error) {
+	switch x := doc.(type) {
 	case map[string]any:
 		var buf [16]field // most objects of a request: no allocation
 		members := buf[:0]
@@ -355,7 +357,11 @@ func (p *Program) input(ar *arena, x any) (value, error) {
 			if err != nil {
 				return nil, err
 			}
-			o.keys, o.vals = append(o.keys, p.str(m.name)), append(o.vals, v)
+			key, ok := p.strings[m.name]
+			if !ok {
+				key = m.name
+			}
+			o.keys, o.vals = append(o.keys, key), append(o.vals, v)
 		}
 		return o, nil
 	case []any:
@@ -370,7 +376,10 @@ func (p *Program) input(ar *arena, x any) (value, error) {
 		}
 		return a, nil
 	case string:
-		return p.str(x), nil
+		if v, ok := p.strings[x]; ok {
+			return v, nil
+		}
+		return doc, nil // as it is held: not boxed again
 	case json.Number:
 		n, err := ast.NumberChecked(string(x))
 		if err != nil {
@@ -378,26 +387,17 @@ func (p *Program) input(ar *arena, x any) (value, error) {
 		}
 		return numberValue(n), nil
 	case bool:
-		return x, nil
+		return doc, nil
 	case nil:
 		return null{}, nil
 	}
-	return nil, fmt.Errorf("input: a %T is not a decoded JSON value", x)
+	return nil, fmt.Errorf("input: a %T is not a decoded JSON value", doc)
 }
 
 // field is a member of a decoded JSON object.
 type field struct {
 	name  string
 	value any
-}
-
-// str is s as a value: the plan's own when it names s (a value holding a
-// string is made once).
-func (p *Program) str(s string) value {
-	if v, ok := p.strings[s]; ok {
-		return v
-	}
-	return s
 }
 
 // toJSON is v as ast.JSONWithOpt(v, ast.JSONOpt{SortSets: true}) gives it.

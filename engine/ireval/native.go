@@ -464,7 +464,8 @@ func sprintf(ar *arena, args []value) (value, bool) {
 	if !ok1 || !ok2 {
 		return nil, false
 	}
-	out := make([]byte, 0, len(format)+16)
+	var buf [64]byte // the dates and codes a policy formats: no allocation but the string
+	out := buf[:0]
 	next := 0
 	for i := 0; i < len(format); i++ {
 		c := format[i]

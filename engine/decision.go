@@ -132,8 +132,8 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 		Obligations: p.explained(doc, "obligations"),
 	}
 	if refund, ok := doc["refund"].(map[string]any); ok {
-		d.Refund.Amount = p.amount(refund, "amount", "refund.amount")
-		d.Refund.Currency = p.str(refund, "currency", "refund.currency")
+		d.Refund.Amount = p.amount(refund, at{list: "refund.", i: -1}, "amount")
+		d.Refund.Currency = p.str(refund, at{list: "refund.", i: -1}, "currency")
 		items, ok := refund["withheld"].([]any)
 		if !ok {
 			p.fail("refund.withheld is not a list")
@@ -141,11 +141,11 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 		d.Refund.Withheld = make([]Withheld, 0, len(items))
 		for i, it := range items {
 			w, _ := it.(map[string]any)
-			path := "refund.withheld[" + strconv.Itoa(i) + "]"
+			in := at{list: "refund.withheld", i: i}
 			d.Refund.Withheld = append(d.Refund.Withheld, Withheld{
-				LineID: p.str(w, "line_id", path+".line_id"),
-				Amount: p.amount(w, "amount", path+".amount"),
-				Code:   p.str(w, "code", path+".code"),
+				LineID: p.str(w, in, "line_id"),
+				Amount: p.amount(w, in, "amount"),
+				Code:   p.str(w, in, "code"),
 			})
 		}
 	} else {
@@ -178,31 +178,49 @@ func (p *parser) fail(format string, args ...any) {
 	}
 }
 
-func (p *parser) str(m map[string]any, key, path string) string {
+// at is where a member of the document is, so that its path is written
+// only for an error: in an element of a list (list[i].sub), or, i < 0,
+// under the prefix list.
+type at struct {
+	list string
+	i    int
+	sub  string
+}
+
+var top = at{i: -1}
+
+func (a at) path(key string) string {
+	if a.i < 0 {
+		return a.list + key
+	}
+	return fmt.Sprintf("%s[%d].%s%s", a.list, a.i, a.sub, key)
+}
+
+func (p *parser) str(m map[string]any, in at, key string) string {
 	s, ok := m[key].(string)
 	if !ok || s == "" {
-		p.fail("%s is not a non-empty string", path)
+		p.fail("%s is not a non-empty string", in.path(key))
 	}
 	return s
 }
 
 func (p *parser) oneOf(m map[string]any, key string, allowed []string) string {
-	s := p.str(m, key, key)
+	s := p.str(m, top, key)
 	if s != "" && !slices.Contains(allowed, s) {
 		p.fail("%s %q is not one of %v", key, s, allowed)
 	}
 	return s
 }
 
-func (p *parser) amount(m map[string]any, key, path string) int64 {
+func (p *parser) amount(m map[string]any, in at, key string) int64 {
 	n, ok := m[key].(json.Number)
 	if !ok {
-		p.fail("%s is not a number", path)
+		p.fail("%s is not a number", in.path(key))
 		return 0
 	}
 	i, err := strconv.ParseInt(n.String(), 10, 64)
 	if err != nil || i < 0 {
-		p.fail("%s %s is not a whole, non-negative amount", path, n)
+		p.fail("%s %s is not a whole, non-negative amount", in.path(key), n)
 	}
 	return i
 }
@@ -216,8 +234,8 @@ func (p *parser) explained(m map[string]any, key string) []Explained {
 	out := make([]Explained, 0, len(items))
 	for i, it := range items {
 		e, _ := it.(map[string]any)
-		path := key + "[" + strconv.Itoa(i) + "]"
-		out = append(out, Explained{Code: p.str(e, "code", path+".code"), Message: p.str(e, "message", path+".message")})
+		in := at{list: key, i: i}
+		out = append(out, Explained{Code: p.str(e, in, "code"), Message: p.str(e, in, "message")})
 	}
 	return out
 }

@@ -37,43 +37,41 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 	ceiling := max(req.Claimed, lastPayment(req))
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("legal_floor."+format, args...)) }
-	// at is where m is in the section ("rights[0]." and the like): a
-	// field's path is written only for an error.
-	oneOf := func(m map[string]any, at, key string, allowed []string) {
+	oneOf := func(m map[string]any, in at, key string, allowed []string) {
 		if s, _ := m[key].(string); !slices.Contains(allowed, s) {
-			bad("%s%s %v is not one of %v", at, key, m[key], allowed)
+			bad("%s %v is not one of %v", in.path(key), m[key], allowed)
 		}
 	}
-	amount := func(m map[string]any, at, key string) {
+	amount := func(m map[string]any, in at, key string) {
 		n, ok := m[key].(json.Number)
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if !ok || err != nil || i < 0 || i > ceiling {
-			bad("%s%s %v is not an amount from 0 to the %d paid", at, key, m[key], ceiling)
+			bad("%s %v is not an amount from 0 to the %d paid", in.path(key), m[key], ceiling)
 		}
 	}
 	if v, _ := lf["version"].(string); v == "" {
 		bad("version is missing")
 	}
-	oneOf(lf, "", "mode", floorModes)
+	oneOf(lf, top, "mode", floorModes)
 	if j := lf["jurisdiction"]; j != nil {
-		oneOf(lf, "", "jurisdiction", floorJurisdiction)
+		oneOf(lf, top, "jurisdiction", floorJurisdiction)
 	}
-	oneOf(lf, "", "comparison", floorComparisons)
-	amount(lf, "", "shortfall")
+	oneOf(lf, top, "comparison", floorComparisons)
+	amount(lf, top, "shortfall")
 	rights, ok := lf["rights"].([]any)
 	if !ok {
 		bad("rights is not a list")
 	}
 	for i, it := range rights {
 		r, _ := it.(map[string]any)
-		at := "rights[" + strconv.Itoa(i) + "]."
+		in := at{list: "rights", i: i}
 		if r == nil {
-			bad("%s is not an object", at[:len(at)-1])
+			bad("rights[%d] is not an object", i)
 			continue
 		}
-		oneOf(r, at, "right", floorRights)
-		oneOf(r, at, "status", floorStatuses)
-		oneOf(r, at, "comparison", floorComparisons)
+		oneOf(r, in, "right", floorRights)
+		oneOf(r, in, "status", floorStatuses)
+		oneOf(r, in, "comparison", floorComparisons)
 		right, _ := r["right"].(string)
 		status, _ := r["status"].(string)
 		if c, _ := r["code"].(string); !isCode(c, right, status) {
@@ -81,14 +79,15 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 			if status != "applies" {
 				want += "_" + status
 			}
-			bad("%scode %q is not %q, the code of its right and status", at, c, want)
+			bad("%s %q is not %q, the code of its right and status", in.path("code"), c, want)
 		}
 		if m, _ := r["message"].(string); m == "" {
-			bad("%smessage is missing", at)
+			bad("%s is missing", in.path("message"))
 		}
 		if g, ok := r["grants"].(map[string]any); ok {
-			amount(g, at+"grants.", "amount")
-			oneOf(g, at+"grants.", "amount_kind", floorAmountKinds)
+			in.sub = "grants."
+			amount(g, in, "amount")
+			oneOf(g, in, "amount_kind", floorAmountKinds)
 		}
 	}
 	return lf, errors.Join(errs...)

@@ -666,8 +666,8 @@ func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 // dot looks a constant string key up. Each such lookup remembers, in the
 // evaluation's state, where it last found its key in an object: objects
 // of one shape (a request's, a rule's) have it at the same place, and the
-// plan's strings are the request's keys (Program.str), so that a lookup
-// is mostly one string comparison of two equal pointers.
+// plan's strings are the request's keys (Program.input), so that a
+// lookup is mostly one string comparison of two equal pointers.
 func (c *compiler) dot(src operand, name string, t int) code {
 	site := c.dots
 	c.dots++

@@ -243,3 +243,26 @@ func TestLiterals(t *testing.T) {
 		}
 	}
 }
+
+// TestDataIsNotChanged: a plan that adds to a collection of the merchant's
+// data adds to a copy; every evaluation sees the data as bound.
+func TestDataIsNotChanged(t *testing.T) {
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	p := &ir.Policy{
+		Static: &ir.Static{Strings: []*ir.StringConst{{Value: "r"}, {Value: "list"}, {Value: "z"}}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(append([]ir.Stmt{
+			&ir.DotStmt{Source: ir.Operand{Value: ir.Local(1)}, Key: str(1), Target: 2},
+			&ir.ArrayAppendStmt{Value: str(2), Array: 2},
+		}, answer(0, 6, 7, 2)...)...)}}}},
+	}
+	prog, err := Compile(p, ast.MustParseTerm(`{"list": ["a"]}`).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		v, err := prog.Eval(context.Background(), map[string]any{})
+		if got, _ := json.Marshal(v); err != nil || string(got) != `[["a","z"]]` {
+			t.Fatalf("evaluation %d: %s, %v", i, got, err)
+		}
+	}
+}

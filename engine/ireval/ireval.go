@@ -65,6 +65,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	if !ok {
 		return nil, errors.New("data is not a document")
 	}
+	freeze(dv)
 	p := &Program{data: dv, strings: map[string]value{}}
 	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}, inserts: map[*ir.MakeObjectStmt]int{}}
 	if policy.Static != nil {

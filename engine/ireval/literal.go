@@ -156,3 +156,27 @@ func (c *compiler) setLiteral(t ir.Local, stmts []ir.Stmt) (code, int, error) {
 	c.local(t)
 	return c.constant(t, set), 1 + len(members), nil
 }
+
+// freeze marks v's collections, and those within them, constant: the
+// merchant's data, shared by every evaluation, is added to only through
+// copies, as literals are.
+func freeze(v value) {
+	switch v := v.(type) {
+	case *array:
+		v.constant = true
+		for _, e := range v.elems {
+			freeze(e)
+		}
+	case *object:
+		v.constant = true
+		for i := range v.keys {
+			freeze(v.keys[i])
+			freeze(v.vals[i])
+		}
+	case *set:
+		v.constant = true
+		for _, e := range v.elems {
+			freeze(e)
+		}
+	}
+}

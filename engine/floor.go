@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/refundd/refundd/request"
 )
@@ -74,11 +73,11 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 		oneOf(r, in, "comparison", floorComparisons)
 		right, _ := r["right"].(string)
 		status, _ := r["status"].(string)
-		if c, _ := r["code"].(string); !isCode(c, right, status) {
-			want := "floor_" + right
-			if status != "applies" {
-				want += "_" + status
-			}
+		want := "floor_" + right
+		if status != "applies" {
+			want += "_" + status
+		}
+		if c, _ := r["code"].(string); c != want {
 			bad("%s %q is not %q, the code of its right and status", in.path("code"), c, want)
 		}
 		if m, _ := r["message"].(string); m == "" {
@@ -91,22 +90,6 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 		}
 	}
 	return lf, errors.Join(errs...)
-}
-
-// isCode tells whether c is floor_<right> (status applies) or
-// floor_<right>_<status>.
-func isCode(c, right, status string) bool {
-	rest, ok := strings.CutPrefix(c, "floor_")
-	if !ok {
-		return false
-	}
-	if rest, ok = strings.CutPrefix(rest, right); !ok {
-		return false
-	}
-	if status == "applies" {
-		return rest == ""
-	}
-	return len(rest) == len(status)+1 && rest[0] == '_' && rest[1:] == status
 }
 
 // lastPayment is subscription.last_payment_amount, 0 when absent.

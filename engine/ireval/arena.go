@@ -15,8 +15,7 @@ package ireval
 // allocates from the heap, for values made outside an evaluation.
 type arena struct {
 	objects []object
-	arrays  []array
-	sets    []set
+	arrays  []array // sets too: a set is held as an array of its sorted elements
 	values  []value
 }
 
@@ -50,21 +49,15 @@ func (ar *arena) array(n int) *array {
 	return a
 }
 
-func (ar *arena) set(n int) *set {
-	if ar == nil {
-		return &set{elems: make([]value, 0, n)}
-	}
-	s := take(&ar.sets)
-	s.elems = ar.slice(n)[:0]
-	return s
+// arrayOf is an array of a copy of elems, with room for extra more.
+func (ar *arena) arrayOf(elems []value, extra int) *array {
+	a := ar.array(len(elems) + extra)
+	a.elems = append(a.elems, elems...)
+	return a
 }
 
-// copyObject is a copy of o that may be changed.
-func (ar *arena) copyObject(o *object) *object {
-	c := ar.object(len(o.keys) + 1)
-	c.keys, c.vals = append(c.keys, o.keys...), append(c.vals, o.vals...)
-	return c
-}
+// set is an empty set with room for n elements.
+func (ar *arena) set(n int) *set { return (*set)(ar.array(n)) }
 
 // take is a zeroed element of the chunk.
 func take[T any](chunk *[]T) *T {
@@ -120,7 +113,6 @@ func (ar *arena) insert(s []value, i int, v value) []value {
 func (ar *arena) reset() {
 	resetChunk(&ar.objects)
 	resetChunk(&ar.arrays)
-	resetChunk(&ar.sets)
 	resetChunk(&ar.values)
 }
 

@@ -204,17 +204,10 @@ func (c *compiler) block(b *ir.Block) (code, error) {
 func (c *compiler) countInserts(b *ir.Block) {
 	made := map[ir.Local]*ir.MakeObjectStmt{}
 	for _, st := range b.Stmts {
-		switch st := st.(type) {
-		case *ir.MakeObjectStmt:
-			made[st.Target] = st
-		case *ir.ObjectInsertStmt:
-			if m := made[st.Object]; m != nil {
-				c.inserts[m]++
-			}
-		case *ir.ObjectInsertOnceStmt:
-			if m := made[st.Object]; m != nil {
-				c.inserts[m]++
-			}
+		if mk, ok := st.(*ir.MakeObjectStmt); ok {
+			made[mk.Target] = mk
+		} else if obj, _, _, _, ok := insertion(st); ok && made[obj] != nil {
+			c.inserts[made[obj]]++
 		}
 	}
 }
@@ -272,10 +265,9 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 			l[t] = v
 			return ranToEnd
 		}, nil
-	case *ir.ObjectInsertStmt:
-		return c.insert(st.Object, st.Key, st.Value, false)
-	case *ir.ObjectInsertOnceStmt:
-		return c.insert(st.Object, st.Key, st.Value, true)
+	case *ir.ObjectInsertStmt, *ir.ObjectInsertOnceStmt:
+		obj, key, val, once, _ := insertion(st)
+		return c.insert(obj, key, val, once)
 	case *ir.EqualStmt:
 		return c.equal(st.A, st.B, true)
 	case *ir.NotEqualStmt:
@@ -380,6 +372,18 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 	return nil, fmt.Errorf("statement %T is not implemented", st)
 }
 
+// insertion is what an ObjectInsertStmt or ObjectInsertOnceStmt inserts
+// where; false for any other statement.
+func insertion(st ir.Stmt) (obj ir.Local, key, val ir.Operand, once, ok bool) {
+	switch st := st.(type) {
+	case *ir.ObjectInsertStmt:
+		return st.Object, st.Key, st.Value, false, true
+	case *ir.ObjectInsertOnceStmt:
+		return st.Object, st.Key, st.Value, true, true
+	}
+	return 0, ir.Operand{}, ir.Operand{}, false, false
+}
+
 // insert inserts key: value into the object; once, a key already there
 // with another value is a conflict.
 func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, error) {
@@ -402,11 +406,9 @@ func (c *compiler) insert(target ir.Local, ok, ov ir.Operand, once bool) (code, 
 				return ranToEnd
 			}
 		}
-		if obj.constant {
-			obj = s.ar.copyObject(obj)
-			l[o] = obj
-		}
+		obj = obj.writable(&s.ar)
 		obj.put(&s.ar, k, v)
+		l[o] = obj
 		return ranToEnd
 	}, nil
 }
@@ -672,8 +674,9 @@ func (c *compiler) dot(src operand, name string, t int) code {
 	site := c.dots
 	c.dots++
 	return func(s *state, l []value) int {
-		var v value
-		if o, ok := src.get(l).(*object); ok {
+		v := src.get(l)
+		if o, ok := v.(*object); ok {
+			v = nil
 			h := int(s.hints[site])
 			if k, ok := at(o.keys, h).(string); ok && k == name {
 				v = o.vals[h]
@@ -681,7 +684,7 @@ func (c *compiler) dot(src operand, name string, t int) code {
 				v, s.hints[site] = o.vals[i], int32(i)
 			}
 		} else {
-			v = lookup(src.get(l), name)
+			v = lookup(v, name)
 		}
 		if v == nil {
 			return 0

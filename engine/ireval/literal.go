@@ -37,47 +37,34 @@ func constants(members []operand) bool {
 }
 
 func (c *compiler) objectLiteral(t ir.Local, stmts []ir.Stmt) (code, int, error) {
-	var keys, vals []operand
+	type member struct {
+		key value
+		val operand
+	}
+	var ms []member
 	for _, st := range stmts[1:] {
-		var k, v ir.Operand
-		switch st := st.(type) {
-		case *ir.ObjectInsertStmt:
-			if st.Object != t {
-				break
-			}
-			k, v = st.Key, st.Value
-		case *ir.ObjectInsertOnceStmt:
-			if st.Object != t {
-				break
-			}
-			k, v = st.Key, st.Value
-		}
-		if k.Value == nil {
+		obj, k, v, _, ok := insertion(st)
+		if !ok || obj != t {
 			break
 		}
 		ops, err := c.operands(k, v)
 		if err != nil {
 			return nil, 0, err
 		}
-		if ops[0].local >= 0 || slices.ContainsFunc(keys, func(o operand) bool { return compare(o.value, ops[0].value) == 0 }) {
+		if ops[0].local >= 0 || slices.ContainsFunc(ms, func(m member) bool { return compare(m.key, ops[0].value) == 0 }) {
 			break // a key known only when run, or given twice: inserted one by one
 		}
-		keys, vals = append(keys, ops[0]), append(vals, ops[1])
+		ms = append(ms, member{ops[0].value, ops[1]})
 	}
-	if len(keys) == 0 {
+	if len(ms) == 0 {
 		return nil, 0, nil
 	}
-	order := make([]int, len(keys))
-	for i := range order {
-		order[i] = i
+	slices.SortFunc(ms, func(a, b member) int { return compare(a.key, b.key) })
+	n, local := len(ms), c.local(t)
+	sorted, members := make([]value, n), make([]operand, n)
+	for i, m := range ms {
+		sorted[i], members[i] = m.key, m.val
 	}
-	slices.SortFunc(order, func(i, j int) int { return compare(keys[i].value, keys[j].value) })
-	sorted := make([]value, len(keys))
-	members := make([]operand, len(keys))
-	for i, j := range order {
-		sorted[i], members[i] = keys[j].value, vals[j]
-	}
-	n, local := len(keys), c.local(t)
 	if constants(members) {
 		o := &object{keys: sorted, vals: make([]value, n), constant: true}
 		for i, m := range members {
@@ -87,7 +74,7 @@ func (c *compiler) objectLiteral(t ir.Local, stmts []ir.Stmt) (code, int, error)
 	}
 	return func(s *state, l []value) int {
 		o := take(&s.ar.objects)
-		o.keys, o.vals = sorted[:n:n], s.ar.slice(n) // shared keys: an insert copies them first
+		o.keys, o.vals = sorted, s.ar.slice(n) // shared keys, full: an insert copies them first
 		for i, m := range members {
 			o.vals[i] = m.get(l)
 		}

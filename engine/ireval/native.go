@@ -211,7 +211,7 @@ var weekdays = func() (w [7]value) {
 	return w
 }()
 
-func weekday(ar *arena, args []value) (value, bool) {
+func weekday(_ *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
@@ -219,7 +219,7 @@ func weekday(ar *arena, args []value) (value, bool) {
 	return weekdays[t.Weekday()], true
 }
 
-func addDate(ar *arena, args []value) (value, bool) {
+func addDate(_ *arena, args []value) (value, bool) {
 	t, ok := nanos(args[0])
 	if !ok {
 		return nil, false
@@ -236,7 +236,7 @@ func addDate(ar *arena, args []value) (value, bool) {
 }
 
 // member is x in collection: a set's member or the value of any element.
-func member(ar *arena, args []value) (value, bool) {
+func member(_ *arena, args []value) (value, bool) {
 	x := args[0]
 	switch c := args[1].(type) {
 	case *set:
@@ -260,7 +260,7 @@ func contains(vs []value, x value) bool {
 
 // objectGet is the value at a key, or along a path (an array of keys,
 // each looked up as x[k] is), or the default.
-func objectGet(ar *arena, args []value) (value, bool) {
+func objectGet(_ *arena, args []value) (value, bool) {
 	obj, ok := args[0].(*object)
 	if !ok {
 		return nil, false
@@ -286,14 +286,11 @@ func objectGet(ar *arena, args []value) (value, bool) {
 func sorted(ar *arena, args []value) (value, bool) {
 	switch c := args[0].(type) {
 	case *array:
-		out := ar.array(len(c.elems))
-		out.elems = append(out.elems, c.elems...)
+		out := ar.arrayOf(c.elems, 0)
 		slices.SortFunc(out.elems, compare) // as OPA sorts: equal elements (1, 1.0) land alike
 		return out, true
 	case *set:
-		out := ar.array(len(c.elems))
-		out.elems = append(out.elems, c.elems...)
-		return out, true
+		return ar.arrayOf(c.elems, 0), true
 	}
 	return nil, false
 }
@@ -410,7 +407,7 @@ func numbersRange(ar *arena, args []value) (value, bool) {
 }
 
 // sum is the sum of an array's or a set's integers, when it fits in int64.
-func sum(ar *arena, args []value) (value, bool) {
+func sum(_ *arena, args []value) (value, bool) {
 	elems, ok := elements(args[0])
 	if !ok {
 		return nil, false
@@ -440,14 +437,14 @@ func arrayConcat(ar *arena, args []value) (value, bool) {
 	case len(b.elems) == 0:
 		return a, true
 	}
-	out := ar.array(len(a.elems) + len(b.elems))
-	out.elems = append(append(out.elems, a.elems...), b.elems...)
+	out := ar.arrayOf(a.elems, len(b.elems))
+	out.elems = append(out.elems, b.elems...)
 	return out, true
 }
 
 // count is a collection's length, or a string's in characters, as the
 // plan's LenStmt measures; any other type is OPA's error.
-func count(ar *arena, args []value) (value, bool) {
+func count(_ *arena, args []value) (value, bool) {
 	n, ok := length(args[0])
 	if !ok {
 		return nil, false
@@ -458,7 +455,7 @@ func count(ar *arena, args []value) (value, bool) {
 // sprintf handles formats of %s with strings, %d with integers (with a
 // width, padded with spaces or zeros), and %%, each verb with its
 // argument; anything else is OPA's (fmt.Sprintf's).
-func sprintf(ar *arena, args []value) (value, bool) {
+func sprintf(_ *arena, args []value) (value, bool) {
 	format, ok1 := args[0].(string)
 	list, ok2 := args[1].(*array)
 	if !ok1 || !ok2 {
@@ -540,7 +537,7 @@ func isType[T string | bool | null | *array | *object | *set](_ *arena, args []v
 	return ok, true
 }
 
-func isNumber(ar *arena, args []value) (value, bool) {
+func isNumber(_ *arena, args []value) (value, bool) {
 	switch args[0].(type) {
 	case int64, ast.Number:
 		return true, true
@@ -549,13 +546,13 @@ func isNumber(ar *arena, args []value) (value, bool) {
 }
 
 func compared(holds func(int) bool) native {
-	return func(ar *arena, args []value) (value, bool) {
+	return func(_ *arena, args []value) (value, bool) {
 		return holds(compare(args[0], args[1])), true
 	}
 }
 
 func equal(want bool) native {
-	return func(ar *arena, args []value) (value, bool) {
+	return func(_ *arena, args []value) (value, bool) {
 		return (compare(args[0], args[1]) == 0) == want, true
 	}
 }
@@ -564,7 +561,7 @@ func equal(want bool) native {
 // does too; anything else (floats, bigger integers, an overflow, sets) is
 // OPA's.
 func arith(op func(x, y int64) (int64, bool)) native {
-	return func(ar *arena, args []value) (value, bool) {
+	return func(_ *arena, args []value) (value, bool) {
 		x, ok1 := args[0].(int64)
 		y, ok2 := args[1].(int64)
 		if !ok1 || !ok2 {
@@ -613,7 +610,7 @@ func remainder(x, y int64) (int64, bool) {
 }
 
 // integral is floor or ceil of an integer: itself.
-func integral(ar *arena, args []value) (value, bool) {
+func integral(_ *arena, args []value) (value, bool) {
 	n, ok := args[0].(int64)
 	return n, ok
 }
@@ -621,7 +618,7 @@ func integral(ar *arena, args []value) (value, bool) {
 // extreme is max (sign 1) or min (-1) of an array's or a set's elements,
 // undefined when there are none.
 func extreme(sign int) native {
-	return func(ar *arena, args []value) (value, bool) {
+	return func(_ *arena, args []value) (value, bool) {
 		elems, ok := elements(args[0])
 		if !ok {
 			return nil, false

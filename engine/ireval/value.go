@@ -38,10 +38,7 @@ type object struct {
 	constant   bool
 }
 
-type set struct {
-	elems    []value
-	constant bool
-}
+type set array // its elements, sorted
 
 // order is OPA's order of types: null, booleans, numbers, strings,
 // arrays, objects, sets; undefined (nil) before all, as ast.Compare has it.
@@ -217,24 +214,34 @@ func (o *object) put(ar *arena, key, v value) {
 	o.vals = ar.insert(o.vals, i, v)
 }
 
-// added is s with x, s itself or, when s is constant, a copy.
-func (s *set) added(ar *arena, x value) *set {
-	if s.constant {
-		c := ar.set(len(s.elems) + 1)
-		c.elems = append(c.elems, s.elems...)
-		s = c
+// writable is o, or a copy of it when it is constant, to change.
+func (o *object) writable(ar *arena) *object {
+	if !o.constant {
+		return o
 	}
+	c := ar.object(len(o.keys) + 1)
+	c.keys, c.vals = append(c.keys, o.keys...), append(c.vals, o.vals...)
+	return c
+}
+
+// writable is a, or a copy of it when it is constant, to change.
+func (a *array) writable(ar *arena) *array {
+	if !a.constant {
+		return a
+	}
+	return ar.arrayOf(a.elems, 1)
+}
+
+// added is s with x: s itself or, when s is constant, a copy.
+func (s *set) added(ar *arena, x value) *set {
+	s = (*set)((*array)(s).writable(ar))
 	s.add(ar, x)
 	return s
 }
 
 // append is a with x appended: a itself or, when a is constant, a copy.
 func (a *array) append(ar *arena, x value) *array {
-	if a.constant {
-		c := ar.array(len(a.elems) + 1)
-		c.elems = append(c.elems, a.elems...)
-		a = c
-	}
+	a = a.writable(ar)
 	a.elems = append(ar.grow(a.elems), x)
 	return a
 }

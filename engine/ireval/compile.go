@@ -61,6 +61,7 @@ type compiler struct {
 	impure   bool                       // it calls a nondeterministic builtin
 	callees  []*function                // what it calls
 	dots     int                        // lookups of constant keys, each with its hint (dot)
+	plain    bool                       // the plan as planned, not optimized (tests)
 }
 
 func (c *compiler) function(fn *function) error {
@@ -71,7 +72,7 @@ func (c *compiler) function(fn *function) error {
 		fn.locals = max(fn.locals, int(p)+1)
 	}
 	c.frame, c.callees, c.impure = &fn.locals, nil, false
-	for _, b := range fn.f.Blocks {
+	for _, b := range c.optimize(fn.f.Blocks, fn.f.Return) {
 		code, err := c.block(b)
 		if err != nil {
 			return err
@@ -255,7 +256,7 @@ func (c *compiler) stmt(st ir.Stmt) (code, error) {
 		}
 		src, key, t := ops[0], ops[1], c.local(st.Target)
 		if name, ok := key.value.(string); ok && key.local < 0 {
-			return c.dot(src, name, t), nil
+			return c.dot(src, name, key.value, t), nil
 		}
 		return func(s *state, l []value) int {
 			v := lookup(src.get(l), key.get(l))
@@ -670,7 +671,10 @@ func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 // of one shape (a request's, a rule's) have it at the same place, and the
 // plan's strings are the request's keys (Program.input), so that a
 // lookup is mostly one string comparison of two equal pointers.
-func (c *compiler) dot(src operand, name string, t int) code {
+//
+// The key is given as a string and as the value that holds it, so that
+// no lookup boxes it again.
+func (c *compiler) dot(src operand, name string, key value, t int) code {
 	site := c.dots
 	c.dots++
 	return func(s *state, l []value) int {
@@ -680,11 +684,11 @@ func (c *compiler) dot(src operand, name string, t int) code {
 			h := int(s.hints[site])
 			if k, ok := at(o.keys, h).(string); ok && k == name {
 				v = o.vals[h]
-			} else if i, ok := search(o.keys, name); ok {
+			} else if i, ok := search(o.keys, key); ok {
 				v, s.hints[site] = o.vals[i], int32(i)
 			}
 		} else {
-			v = lookup(v, name)
+			v = lookup(v, key)
 		}
 		if v == nil {
 			return 0

@@ -56,7 +56,7 @@ func TestCompileRefuses(t *testing.T) {
 		{"a with statement", policy([]*ir.Block{block(&ir.WithStmt{Local: 0, Block: block()})}, nil), "WithStmt is not implemented"},
 		{"an unknown builtin", policy([]*ir.Block{block()}, nil, "no.such_builtin"), "builtin no.such_builtin is not available"},
 		{"a call of nothing", policy([]*ir.Block{block(call("nothing", 2))}, nil), "neither a function of the plan nor a builtin"},
-		{"a string out of range", policy([]*ir.Block{block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(3)}, Target: 2})}, nil), "out of range"},
+		{"a string out of range", policy([]*ir.Block{block(&ir.AssignVarStmt{Source: ir.Operand{Value: ir.StringIndex(3)}, Target: 2}, &ir.ResultSetAddStmt{Value: 2})}, nil), "out of range"},
 	} {
 		if _, err := Compile(tc.policy, ast.NewObject()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)

@@ -55,6 +55,12 @@ func (e *Error) Error() string { return e.Msg }
 // with unplanned rules, several plans, a statement it does not implement,
 // a builtin OPA does not provide, or a call cycle.
 func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
+	return compile(policy, data, false)
+}
+
+// compile is Compile, with the plan's copies and dead stores removed
+// (optimize.go) unless plain.
+func compile(policy *ir.Policy, data ast.Value, plain bool) (*Program, error) {
 	if len(policy.UnplannedRules) > 0 {
 		return nil, fmt.Errorf("rule %s could not be planned", policy.UnplannedRules[0].Path)
 	}
@@ -67,7 +73,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	}
 	freeze(dv)
 	p := &Program{data: dv, strings: map[string]value{}}
-	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}, inserts: map[*ir.MakeObjectStmt]int{}}
+	c := &compiler{funcs: map[string]*function{}, builtins: map[string]*builtin{}, inserts: map[*ir.MakeObjectStmt]int{}, plain: plain}
 	if policy.Static != nil {
 		for _, s := range policy.Static.Strings {
 			v, ok := p.strings[s.Value]
@@ -100,7 +106,7 @@ func Compile(policy *ir.Policy, data ast.Value) (*Program, error) {
 	p.locals = 2
 	c.frame = &p.locals
 	c.callees = nil
-	for _, b := range policy.Plans.Plans[0].Blocks {
+	for _, b := range c.optimize(policy.Plans.Plans[0].Blocks) {
 		code, err := c.block(b)
 		if err != nil {
 			return nil, fmt.Errorf("plan: %w", err)

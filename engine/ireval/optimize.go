@@ -1,0 +1,536 @@
+package ireval
+
+import (
+	"reflect"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// The planner copies freely: every branch of a rule or function copies
+// the arguments into locals of its own, and most results are copied once
+// more before they are used (a third of the statements a decision runs
+// were such copies). Before a function or the plan is compiled, optimize
+// removes them in two passes over its blocks:
+//
+//   - copy propagation: after `b = a` (a a local or a constant), a later
+//     statement of the same block, or one nested in it, reads a where it
+//     read b, up to the first statement that writes a or b (anywhere
+//     within it);
+//   - dead stores: a statement that only sets a local (a copy, a constant,
+//     an empty collection, a reset) is dropped where no path on from it
+//     reads that local before setting it again. Which locals are read
+//     later is found by a backward analysis that follows the IR's
+//     control: a statement that is undefined breaks out of the innermost
+//     block, a break of k out of k+1 blocks, a not ends its enclosing block
+//     when its own block runs to the end, a scan's body runs again.
+//
+// Both passes change only which local a value is read from and whether a
+// value no one reads is stored; what each statement computes, in which
+// order, is the plan's. A plan with a statement these passes do not know
+// is left as it is (Compile then refuses it, naming the statement).
+
+// optimize rewrites blocks, whose exit locals are read after them (a
+// function's return local).
+func optimize(blocks []*ir.Block, exit ...ir.Local) []*ir.Block {
+	known := true
+	for _, b := range blocks {
+		known = known && walkable(b)
+	}
+	if !known {
+		return blocks
+	}
+	out := make([]*ir.Block, len(blocks))
+	for i, b := range blocks {
+		out[i] = propagate(b)
+	}
+	n := 0
+	for _, l := range exit {
+		n = max(n, int(l)+1)
+	}
+	for _, b := range out {
+		n = max(n, highest(b)+1)
+	}
+	lv := &liveness{n: n, after: map[ir.Stmt]locals{}}
+	end := lv.none()
+	for _, l := range exit {
+		end.add(l)
+	}
+	lv.blocks(out, end, nil)
+	for i, b := range out {
+		out[i] = lv.sweep(b)
+	}
+	return out
+}
+
+// optimize is optimize unless the compiler is told not to (tests compare
+// the two).
+func (c *compiler) optimize(blocks []*ir.Block, exit ...ir.Local) []*ir.Block {
+	if c.plain {
+		return blocks
+	}
+	return optimize(blocks, exit...)
+}
+
+// walkable tells whether every statement of b is one the passes know.
+func walkable(b *ir.Block) bool {
+	for _, st := range b.Stmts {
+		switch st := st.(type) {
+		case *ir.BlockStmt:
+			for _, nb := range st.Blocks {
+				if !walkable(nb) {
+					return false
+				}
+			}
+		case *ir.NotStmt:
+			if !walkable(st.Block) {
+				return false
+			}
+		case *ir.ScanStmt:
+			if !walkable(st.Block) {
+				return false
+			}
+		case *ir.AssignVarStmt, *ir.AssignVarOnceStmt, *ir.CallStmt, *ir.DotStmt,
+			*ir.ObjectInsertStmt, *ir.ObjectInsertOnceStmt, *ir.EqualStmt, *ir.NotEqualStmt,
+			*ir.IsDefinedStmt, *ir.IsUndefinedStmt, *ir.ResetLocalStmt, *ir.ReturnLocalStmt,
+			*ir.MakeArrayStmt, *ir.MakeObjectStmt, *ir.MakeSetStmt, *ir.ArrayAppendStmt,
+			*ir.SetAddStmt, *ir.MakeNumberRefStmt, *ir.MakeNumberIntStmt, *ir.AssignIntStmt,
+			*ir.MakeNullStmt, *ir.BreakStmt, *ir.LenStmt, *ir.IsArrayStmt, *ir.IsObjectStmt,
+			*ir.IsSetStmt, *ir.ResultSetAddStmt, *ir.NopStmt:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// highest is the highest local b's statements name.
+func highest(b *ir.Block) int {
+	h := -1
+	for _, st := range b.Stmts {
+		for _, l := range reads(st) {
+			h = max(h, int(l))
+		}
+		if l, ok := sets(st); ok {
+			h = max(h, int(l))
+		}
+		switch st := st.(type) {
+		case *ir.BlockStmt:
+			for _, nb := range st.Blocks {
+				h = max(h, highest(nb))
+			}
+		case *ir.NotStmt:
+			h = max(h, highest(st.Block))
+		case *ir.ScanStmt:
+			h = max(h, int(st.Key), int(st.Value), highest(st.Block))
+		}
+	}
+	return h
+}
+
+// propagate returns b with its copies propagated (the copies themselves
+// stay, for the dead-store pass to judge).
+func propagate(b *ir.Block) *ir.Block {
+	stmts := make([]ir.Stmt, len(b.Stmts))
+	copy(stmts, b.Stmts)
+	for i, st := range stmts {
+		switch st := st.(type) {
+		case *ir.AssignVarStmt:
+			if src, ok := st.Source.Value.(ir.Local); ok && src == st.Target {
+				continue
+			}
+			for j := i + 1; j < len(stmts); j++ {
+				if writes(stmts[j], st.Target) || writesOperand(stmts[j], st.Source) {
+					break
+				}
+				stmts[j] = rename(stmts[j], st.Target, st.Source)
+			}
+		case *ir.BlockStmt:
+			blocks := make([]*ir.Block, len(st.Blocks))
+			for k, nb := range st.Blocks {
+				blocks[k] = propagate(nb)
+			}
+			stmts[i] = &ir.BlockStmt{Blocks: blocks, Location: st.Location}
+		case *ir.NotStmt:
+			stmts[i] = &ir.NotStmt{Block: propagate(st.Block), Location: st.Location}
+		case *ir.ScanStmt:
+			sc := *st
+			sc.Block = propagate(st.Block)
+			stmts[i] = &sc
+		}
+	}
+	return &ir.Block{Stmts: stmts}
+}
+
+func writesOperand(st ir.Stmt, o ir.Operand) bool {
+	l, ok := o.Value.(ir.Local)
+	return ok && writes(st, l)
+}
+
+// writes tells whether st, or a statement within it, sets or changes l.
+func writes(st ir.Stmt, l ir.Local) bool {
+	switch st := st.(type) {
+	case *ir.BlockStmt:
+		for _, b := range st.Blocks {
+			for _, s := range b.Stmts {
+				if writes(s, l) {
+					return true
+				}
+			}
+		}
+		return false
+	case *ir.NotStmt:
+		for _, s := range st.Block.Stmts {
+			if writes(s, l) {
+				return true
+			}
+		}
+		return false
+	case *ir.ScanStmt:
+		if st.Key == l || st.Value == l {
+			return true
+		}
+		for _, s := range st.Block.Stmts {
+			if writes(s, l) {
+				return true
+			}
+		}
+		return false
+	}
+	t, ok := sets(st)
+	return ok && t == l
+}
+
+// sets is the local a statement that is not a block sets or changes.
+func sets(st ir.Stmt) (ir.Local, bool) {
+	switch st := st.(type) {
+	case *ir.AssignVarStmt:
+		return st.Target, true
+	case *ir.AssignVarOnceStmt:
+		return st.Target, true
+	case *ir.CallStmt:
+		return st.Result, true
+	case *ir.DotStmt:
+		return st.Target, true
+	case *ir.LenStmt:
+		return st.Target, true
+	case *ir.ResetLocalStmt:
+		return st.Target, true
+	case *ir.MakeArrayStmt:
+		return st.Target, true
+	case *ir.MakeObjectStmt:
+		return st.Target, true
+	case *ir.MakeSetStmt:
+		return st.Target, true
+	case *ir.MakeNumberRefStmt:
+		return st.Target, true
+	case *ir.MakeNumberIntStmt:
+		return st.Target, true
+	case *ir.AssignIntStmt:
+		return st.Target, true
+	case *ir.MakeNullStmt:
+		return st.Target, true
+	case *ir.ObjectInsertStmt:
+		return st.Object, true
+	case *ir.ObjectInsertOnceStmt:
+		return st.Object, true
+	case *ir.ArrayAppendStmt:
+		return st.Array, true
+	case *ir.SetAddStmt:
+		return st.Set, true
+	}
+	return 0, false
+}
+
+// store tells whether st only stores a value in its target: dropped when
+// no one reads it.
+func store(st ir.Stmt) bool {
+	switch st.(type) {
+	case *ir.AssignVarStmt, *ir.ResetLocalStmt, *ir.MakeArrayStmt, *ir.MakeObjectStmt,
+		*ir.MakeSetStmt, *ir.MakeNumberRefStmt, *ir.MakeNumberIntStmt, *ir.AssignIntStmt,
+		*ir.MakeNullStmt:
+		return true
+	}
+	return false
+}
+
+// rename returns st reading to where it read from (st, and what it
+// contains, writes neither). A read that takes a local only keeps from
+// when to is a constant.
+func rename(st ir.Stmt, from ir.Local, to ir.Operand) ir.Stmt {
+	block := func(b *ir.Block) *ir.Block {
+		stmts := make([]ir.Stmt, len(b.Stmts))
+		for i, s := range b.Stmts {
+			stmts[i] = rename(s, from, to)
+		}
+		return &ir.Block{Stmts: stmts}
+	}
+	c := clone(st)
+	ops, locs := fields(c)
+	for _, o := range ops {
+		if l, ok := o.Value.(ir.Local); ok && l == from {
+			*o = to
+		}
+	}
+	for _, l := range locs {
+		if t, ok := to.Value.(ir.Local); ok && *l == from {
+			*l = t
+		}
+	}
+	switch c := c.(type) {
+	case *ir.BlockStmt:
+		c.Blocks = slices.Clone(c.Blocks)
+		for i, b := range c.Blocks {
+			c.Blocks[i] = block(b)
+		}
+	case *ir.NotStmt:
+		c.Block = block(c.Block)
+	case *ir.ScanStmt:
+		c.Block = block(c.Block)
+	}
+	return c
+}
+
+// clone is a copy of st (its arguments too, for a call).
+func clone(st ir.Stmt) ir.Stmt {
+	v := reflect.ValueOf(st).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	out := c.Interface().(ir.Stmt)
+	if call, ok := out.(*ir.CallStmt); ok {
+		call.Args = slices.Clone(call.Args)
+	}
+	return out
+}
+
+// fields points at the operands and the locals st reads and does not
+// change (not those of the statements within it).
+func fields(st ir.Stmt) (ops []*ir.Operand, locs []*ir.Local) {
+	switch st := st.(type) {
+	case *ir.AssignVarStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.AssignVarOnceStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.CallStmt:
+		for i := range st.Args {
+			ops = append(ops, &st.Args[i])
+		}
+		return ops, nil
+	case *ir.DotStmt:
+		return []*ir.Operand{&st.Source, &st.Key}, nil
+	case *ir.LenStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.EqualStmt:
+		return []*ir.Operand{&st.A, &st.B}, nil
+	case *ir.NotEqualStmt:
+		return []*ir.Operand{&st.A, &st.B}, nil
+	case *ir.IsArrayStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.IsObjectStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.IsSetStmt:
+		return []*ir.Operand{&st.Source}, nil
+	case *ir.ObjectInsertStmt:
+		return []*ir.Operand{&st.Key, &st.Value}, nil
+	case *ir.ObjectInsertOnceStmt:
+		return []*ir.Operand{&st.Key, &st.Value}, nil
+	case *ir.ArrayAppendStmt:
+		return []*ir.Operand{&st.Value}, nil
+	case *ir.SetAddStmt:
+		return []*ir.Operand{&st.Value}, nil
+	case *ir.IsDefinedStmt:
+		return nil, []*ir.Local{&st.Source}
+	case *ir.IsUndefinedStmt:
+		return nil, []*ir.Local{&st.Source}
+	case *ir.ReturnLocalStmt:
+		return nil, []*ir.Local{&st.Source}
+	case *ir.ResultSetAddStmt:
+		return nil, []*ir.Local{&st.Value}
+	case *ir.ScanStmt:
+		return nil, []*ir.Local{&st.Source}
+	}
+	return nil, nil
+}
+
+// reads lists the locals st reads itself (not those read by the
+// statements within it): those of fields, and the one it changes when
+// it changes what is there (an insert, an append, a once-only assignment,
+// which compares).
+func reads(st ir.Stmt) []ir.Local {
+	var out []ir.Local
+	ops, locs := fields(st)
+	for _, o := range ops {
+		if l, ok := o.Value.(ir.Local); ok {
+			out = append(out, l)
+		}
+	}
+	for _, l := range locs {
+		out = append(out, *l)
+	}
+	switch st.(type) {
+	case *ir.AssignVarOnceStmt, *ir.ObjectInsertStmt, *ir.ObjectInsertOnceStmt, *ir.ArrayAppendStmt, *ir.SetAddStmt:
+		t, _ := sets(st)
+		out = append(out, t)
+	}
+	return out
+}
+
+// undefinable tells whether st can be undefined, breaking out of the
+// innermost block.
+func undefinable(st ir.Stmt) bool {
+	switch st.(type) {
+	case *ir.CallStmt, *ir.DotStmt, *ir.LenStmt, *ir.EqualStmt, *ir.NotEqualStmt,
+		*ir.IsDefinedStmt, *ir.IsUndefinedStmt, *ir.IsArrayStmt, *ir.IsObjectStmt, *ir.IsSetStmt:
+		return true
+	}
+	return false
+}
+
+// locals is a set of locals.
+type locals []uint64
+
+func (s locals) add(l ir.Local)      { s[l/64] |= 1 << (l % 64) }
+func (s locals) drop(l ir.Local)     { s[l/64] &^= 1 << (l % 64) }
+func (s locals) has(l ir.Local) bool { return s[l/64]&(1<<(l%64)) != 0 }
+
+func (s locals) union(t locals) locals {
+	u := make(locals, len(s))
+	for i := range s {
+		u[i] = s[i] | t[i]
+	}
+	return u
+}
+
+func (s locals) equal(t locals) bool {
+	for i := range s {
+		if s[i] != t[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// liveness finds, for every statement, the locals read after it before
+// they are set again.
+type liveness struct {
+	n     int
+	after map[ir.Stmt]locals
+}
+
+func (lv *liveness) none() locals { return make(locals, (lv.n+63)/64) }
+
+func (lv *liveness) all() locals {
+	s := lv.none()
+	for i := range s {
+		s[i] = ^uint64(0)
+	}
+	return s
+}
+
+// blocks is what is read before a run of blocks each a break target
+// (a function's, a BlockStmt's), given what is read after them (out) and
+// at the targets around them.
+func (lv *liveness) blocks(bs []*ir.Block, out locals, targets []locals) locals {
+	after := out
+	for i := len(bs) - 1; i >= 0; i-- {
+		after = lv.stmts(bs[i].Stmts, after, append([]locals{after}, targets...))
+	}
+	return after
+}
+
+// stmts is what is read before stmts run, given what is read after them
+// and at their break targets (targets[0] the innermost).
+func (lv *liveness) stmts(stmts []ir.Stmt, out locals, targets []locals) locals {
+	live := out
+	for i := len(stmts) - 1; i >= 0; i-- {
+		lv.after[stmts[i]] = live
+		live = lv.stmt(stmts[i], live, targets)
+	}
+	return live
+}
+
+func (lv *liveness) at(targets []locals, k int) locals {
+	if k < len(targets) {
+		return targets[k]
+	}
+	return lv.all()
+}
+
+func (lv *liveness) stmt(st ir.Stmt, live locals, targets []locals) locals {
+	switch st := st.(type) {
+	case *ir.BlockStmt:
+		return lv.blocks(st.Blocks, live, targets)
+	case *ir.NotStmt:
+		// The block run to its end makes the not undefined; a break of
+		// 0 out of it goes on after the not.
+		return lv.stmts(st.Block.Stmts, lv.at(targets, 0), append([]locals{live}, targets...))
+	case *ir.ScanStmt:
+		// At the head of the loop: leave it, or set key and value and run
+		// the body, whose end and break of 0 come back to the head and
+		// whose break of 1 leaves.
+		head := live
+		for {
+			body := lv.stmts(st.Block.Stmts, head, append([]locals{head, live}, targets...))
+			body = body.union(lv.none())
+			body.drop(st.Key)
+			body.drop(st.Value)
+			next := live.union(body)
+			if next.equal(head) {
+				break
+			}
+			head = next
+		}
+		in := head.union(lv.none())
+		in.add(st.Source)
+		return in
+	case *ir.BreakStmt:
+		return lv.at(targets, int(st.Index))
+	case *ir.ReturnLocalStmt:
+		in := lv.none()
+		in.add(st.Source)
+		return in
+	}
+	in := live.union(lv.none())
+	if t, ok := sets(st); ok {
+		in.drop(t)
+	}
+	for _, l := range reads(st) {
+		in.add(l)
+	}
+	if undefinable(st) {
+		in = in.union(lv.at(targets, 0))
+	}
+	return in
+}
+
+// sweep returns b without the stores no one reads.
+func (lv *liveness) sweep(b *ir.Block) *ir.Block {
+	stmts := make([]ir.Stmt, 0, len(b.Stmts))
+	for _, st := range b.Stmts {
+		if t, ok := sets(st); ok && store(st) && !lv.after[st].has(t) {
+			continue
+		}
+		switch st := st.(type) {
+		case *ir.BlockStmt:
+			c := *st
+			c.Blocks = make([]*ir.Block, len(st.Blocks))
+			for i, nb := range st.Blocks {
+				c.Blocks[i] = lv.sweep(nb)
+			}
+			stmts = append(stmts, &c)
+			continue
+		case *ir.NotStmt:
+			c := *st
+			c.Block = lv.sweep(st.Block)
+			stmts = append(stmts, &c)
+			continue
+		case *ir.ScanStmt:
+			c := *st
+			c.Block = lv.sweep(st.Block)
+			stmts = append(stmts, &c)
+			continue
+		}
+		stmts = append(stmts, st)
+	}
+	return &ir.Block{Stmts: stmts}
+}

@@ -95,7 +95,10 @@ func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error
 // lastPayment is subscription.last_payment_amount, 0 when absent.
 func lastPayment(req *request.Request) int64 {
 	sub, _ := req.Input["subscription"].(map[string]any)
-	n, _ := sub["last_payment_amount"].(json.Number)
+	n, ok := sub["last_payment_amount"].(json.Number)
+	if !ok {
+		return 0 // no error made (and dropped) for the claims without one
+	}
 	i, _ := strconv.ParseInt(string(n), 10, 64)
 	return i
 }

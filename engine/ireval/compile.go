@@ -2,6 +2,7 @@ package ireval
 
 import (
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -72,7 +73,7 @@ func (c *compiler) function(fn *function) error {
 		fn.locals = max(fn.locals, int(p)+1)
 	}
 	c.frame, c.callees, c.impure = &fn.locals, nil, false
-	for _, b := range c.optimize(fn.f.Blocks, fn.f.Return) {
+	for _, b := range c.optimize(fn.f.Blocks, append(slices.Clone(fn.f.Params), fn.f.Return), fn.f.Return) {
 		code, err := c.block(b)
 		if err != nil {
 			return err

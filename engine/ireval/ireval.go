@@ -106,7 +106,7 @@ func compile(policy *ir.Policy, data ast.Value, plain bool) (*Program, error) {
 	p.locals = 2
 	c.frame = &p.locals
 	c.callees = nil
-	for _, b := range c.optimize(policy.Plans.Plans[0].Blocks) {
+	for _, b := range c.optimize(policy.Plans.Plans[0].Blocks, []ir.Local{ir.Input, ir.Data}) {
 		code, err := c.block(b)
 		if err != nil {
 			return nil, fmt.Errorf("plan: %w", err)

@@ -31,8 +31,9 @@ import (
 // is left as it is (Compile then refuses it, naming the statement).
 
 // optimize rewrites blocks, whose exit locals are read after them (a
-// function's return local).
-func optimize(blocks []*ir.Block, exit ...ir.Local) []*ir.Block {
+// function's return local); the locals of keep (parameters, the return
+// local, input and data) keep their numbers.
+func optimize(blocks []*ir.Block, keep []ir.Local, exit ...ir.Local) []*ir.Block {
 	known := true
 	for _, b := range blocks {
 		known = known && walkable(b)
@@ -60,16 +61,76 @@ func optimize(blocks []*ir.Block, exit ...ir.Local) []*ir.Block {
 	for i, b := range out {
 		out[i] = lv.sweep(b)
 	}
+	return compact(out, keep)
+}
+
+// compact numbers the locals blocks use densely: those of keep stay where
+// they are, the others follow the highest of them in the order they first
+// appear, so that a frame, cleared at every call, is no larger than the
+// locals the optimized blocks still use.
+func compact(blocks []*ir.Block, keep []ir.Local) []*ir.Block {
+	var next ir.Local
+	names := map[ir.Local]ir.Local{}
+	for _, l := range keep {
+		names[l], next = l, max(next, l+1)
+	}
+	name := func(l *ir.Local) {
+		n, ok := names[*l]
+		if !ok {
+			n, next = next, next+1
+			names[*l] = n
+		}
+		*l = n
+	}
+	var block func(b *ir.Block) *ir.Block
+	block = func(b *ir.Block) *ir.Block {
+		stmts := make([]ir.Stmt, len(b.Stmts))
+		for i, st := range b.Stmts {
+			c := clone(st)
+			ops, locs := fields(c)
+			for _, o := range ops {
+				if l, ok := o.Value.(ir.Local); ok {
+					name(&l)
+					o.Value = l
+				}
+			}
+			for _, l := range locs {
+				name(l)
+			}
+			if f := setField(c); f != nil {
+				name(f)
+			}
+			switch c := c.(type) {
+			case *ir.BlockStmt:
+				c.Blocks = slices.Clone(c.Blocks)
+				for i, nb := range c.Blocks {
+					c.Blocks[i] = block(nb)
+				}
+			case *ir.NotStmt:
+				c.Block = block(c.Block)
+			case *ir.ScanStmt:
+				name(&c.Key)
+				name(&c.Value)
+				c.Block = block(c.Block)
+			}
+			stmts[i] = c
+		}
+		return &ir.Block{Stmts: stmts}
+	}
+	out := make([]*ir.Block, len(blocks))
+	for i, b := range blocks {
+		out[i] = block(b)
+	}
 	return out
 }
 
 // optimize is optimize unless the compiler is told not to (tests compare
 // the two).
-func (c *compiler) optimize(blocks []*ir.Block, exit ...ir.Local) []*ir.Block {
+func (c *compiler) optimize(blocks []*ir.Block, keep []ir.Local, exit ...ir.Local) []*ir.Block {
 	if c.plain {
 		return blocks
 	}
-	return optimize(blocks, exit...)
+	return optimize(blocks, keep, exit...)
 }
 
 // walkable tells whether every statement of b is one the passes know.
@@ -203,43 +264,52 @@ func writes(st ir.Stmt, l ir.Local) bool {
 
 // sets is the local a statement that is not a block sets or changes.
 func sets(st ir.Stmt) (ir.Local, bool) {
-	switch st := st.(type) {
-	case *ir.AssignVarStmt:
-		return st.Target, true
-	case *ir.AssignVarOnceStmt:
-		return st.Target, true
-	case *ir.CallStmt:
-		return st.Result, true
-	case *ir.DotStmt:
-		return st.Target, true
-	case *ir.LenStmt:
-		return st.Target, true
-	case *ir.ResetLocalStmt:
-		return st.Target, true
-	case *ir.MakeArrayStmt:
-		return st.Target, true
-	case *ir.MakeObjectStmt:
-		return st.Target, true
-	case *ir.MakeSetStmt:
-		return st.Target, true
-	case *ir.MakeNumberRefStmt:
-		return st.Target, true
-	case *ir.MakeNumberIntStmt:
-		return st.Target, true
-	case *ir.AssignIntStmt:
-		return st.Target, true
-	case *ir.MakeNullStmt:
-		return st.Target, true
-	case *ir.ObjectInsertStmt:
-		return st.Object, true
-	case *ir.ObjectInsertOnceStmt:
-		return st.Object, true
-	case *ir.ArrayAppendStmt:
-		return st.Array, true
-	case *ir.SetAddStmt:
-		return st.Set, true
+	if f := setField(st); f != nil {
+		return *f, true
 	}
 	return 0, false
+}
+
+// setField points at the local a statement that is not a block sets or
+// changes; nil for one that sets none.
+func setField(st ir.Stmt) *ir.Local {
+	switch st := st.(type) {
+	case *ir.AssignVarStmt:
+		return &st.Target
+	case *ir.AssignVarOnceStmt:
+		return &st.Target
+	case *ir.CallStmt:
+		return &st.Result
+	case *ir.DotStmt:
+		return &st.Target
+	case *ir.LenStmt:
+		return &st.Target
+	case *ir.ResetLocalStmt:
+		return &st.Target
+	case *ir.MakeArrayStmt:
+		return &st.Target
+	case *ir.MakeObjectStmt:
+		return &st.Target
+	case *ir.MakeSetStmt:
+		return &st.Target
+	case *ir.MakeNumberRefStmt:
+		return &st.Target
+	case *ir.MakeNumberIntStmt:
+		return &st.Target
+	case *ir.AssignIntStmt:
+		return &st.Target
+	case *ir.MakeNullStmt:
+		return &st.Target
+	case *ir.ObjectInsertStmt:
+		return &st.Object
+	case *ir.ObjectInsertOnceStmt:
+		return &st.Object
+	case *ir.ArrayAppendStmt:
+		return &st.Array
+	case *ir.SetAddStmt:
+		return &st.Set
+	}
+	return nil
 }
 
 // store tells whether st only stores a value in its target: dropped when

@@ -100,19 +100,11 @@ func compact(blocks []*ir.Block, keep []ir.Local) []*ir.Block {
 			if f := setField(c); f != nil {
 				name(f)
 			}
-			switch c := c.(type) {
-			case *ir.BlockStmt:
-				c.Blocks = slices.Clone(c.Blocks)
-				for i, nb := range c.Blocks {
-					c.Blocks[i] = block(nb)
-				}
-			case *ir.NotStmt:
-				c.Block = block(c.Block)
-			case *ir.ScanStmt:
-				name(&c.Key)
-				name(&c.Value)
-				c.Block = block(c.Block)
+			if sc, ok := c.(*ir.ScanStmt); ok {
+				name(&sc.Key)
+				name(&sc.Value)
 			}
+			nested(c, block)
 			stmts[i] = c
 		}
 		return &ir.Block{Stmts: stmts}
@@ -206,18 +198,10 @@ func propagate(b *ir.Block) *ir.Block {
 				}
 				stmts[j] = rename(stmts[j], st.Target, st.Source)
 			}
-		case *ir.BlockStmt:
-			blocks := make([]*ir.Block, len(st.Blocks))
-			for k, nb := range st.Blocks {
-				blocks[k] = propagate(nb)
-			}
-			stmts[i] = &ir.BlockStmt{Blocks: blocks, Location: st.Location}
-		case *ir.NotStmt:
-			stmts[i] = &ir.NotStmt{Block: propagate(st.Block), Location: st.Location}
-		case *ir.ScanStmt:
-			sc := *st
-			sc.Block = propagate(st.Block)
-			stmts[i] = &sc
+		case *ir.BlockStmt, *ir.NotStmt, *ir.ScanStmt:
+			c := clone(st)
+			nested(c, propagate)
+			stmts[i] = c
 		}
 	}
 	return &ir.Block{Stmts: stmts}
@@ -347,18 +331,23 @@ func rename(st ir.Stmt, from ir.Local, to ir.Operand) ir.Stmt {
 			*l = t
 		}
 	}
-	switch c := c.(type) {
+	nested(c, block)
+	return c
+}
+
+// nested replaces the blocks within st, a copy, by what f makes of them.
+func nested(st ir.Stmt, f func(*ir.Block) *ir.Block) {
+	switch st := st.(type) {
 	case *ir.BlockStmt:
-		c.Blocks = slices.Clone(c.Blocks)
-		for i, b := range c.Blocks {
-			c.Blocks[i] = block(b)
+		st.Blocks = slices.Clone(st.Blocks)
+		for i, b := range st.Blocks {
+			st.Blocks[i] = f(b)
 		}
 	case *ir.NotStmt:
-		c.Block = block(c.Block)
+		st.Block = f(st.Block)
 	case *ir.ScanStmt:
-		c.Block = block(c.Block)
+		st.Block = f(st.Block)
 	}
-	return c
 }
 
 // clone is a copy of st (its arguments too, for a call).
@@ -580,25 +569,11 @@ func (lv *liveness) sweep(b *ir.Block) *ir.Block {
 		if t, ok := sets(st); ok && store(st) && !lv.after[st].has(t) {
 			continue
 		}
-		switch st := st.(type) {
-		case *ir.BlockStmt:
-			c := *st
-			c.Blocks = make([]*ir.Block, len(st.Blocks))
-			for i, nb := range st.Blocks {
-				c.Blocks[i] = lv.sweep(nb)
-			}
-			stmts = append(stmts, &c)
-			continue
-		case *ir.NotStmt:
-			c := *st
-			c.Block = lv.sweep(st.Block)
-			stmts = append(stmts, &c)
-			continue
-		case *ir.ScanStmt:
-			c := *st
-			c.Block = lv.sweep(st.Block)
-			stmts = append(stmts, &c)
-			continue
+		switch st.(type) {
+		case *ir.BlockStmt, *ir.NotStmt, *ir.ScanStmt:
+			c := clone(st)
+			nested(c, lv.sweep)
+			st = c
 		}
 		stmts = append(stmts, st)
 	}

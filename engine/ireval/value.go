@@ -357,7 +357,7 @@ func (p *Program) input(ar *arena, doc any) (value, error) {
 		for k, v := range x {
 			members = append(members, field{k, v})
 		}
-		sortFields(members)
+		slices.SortFunc(members, func(a, b field) int { return strings.Compare(a.name, b.name) })
 		o := ar.object(len(x))
 		for _, m := range members {
 			v, err := p.input(ar, m.value)
@@ -399,21 +399,6 @@ func (p *Program) input(ar *arena, doc any) (value, error) {
 		return null{}, nil
 	}
 	return nil, fmt.Errorf("input: a %T is not a decoded JSON value", doc)
-}
-
-// sortFields sorts a decoded object's members by name: by insertion, the
-// few members of a request's objects being sorted faster so than through
-// a comparison function; a large object goes to slices.SortFunc.
-func sortFields(fs []field) {
-	if len(fs) > 12 {
-		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.name, b.name) })
-		return
-	}
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].name < fs[j-1].name; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
 }
 
 // field is a member of a decoded JSON object.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refundd/refundd/decisionlog"
+	"github.com/refundd/refundd/engine/ireval"
 	"github.com/refundd/refundd/request"
 )
 
@@ -154,11 +155,21 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	lf, err := checkFloor(doc, req)
-	if err != nil {
-		return nil, err
+	lf, has := doc["legal_floor"]
+	return finish(d, lf, has, req)
+}
+
+// finish checks a decision read from the policy's document: its
+// legal_floor section lf, when it has one (has), and its reasons, currency
+// and amount against the request.
+func finish(d *Decision, lf any, has bool, req *request.Request) (*Decision, error) {
+	if has {
+		section, err := checkFloor(lf, req)
+		if err != nil {
+			return nil, err
+		}
+		d.LegalFloor = section
 	}
-	d.LegalFloor = lf
 	switch {
 	case len(d.Reasons) == 0:
 		return nil, errors.New("decision gives no reason")
@@ -168,6 +179,82 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 		return nil, fmt.Errorf("refund of %d exceeds the %d paid for the claimed lines", d.Refund.Amount, req.Claimed)
 	}
 	return d, nil
+}
+
+// parseResult is parseDecision of the compiled evaluator's result, read
+// from its values straight into the Decision (only the legal_floor
+// section is written as JSON, the form its checks and localisation read).
+// A result that is not a well-formed decision is written as JSON whole and
+// read by parseDecision, so that it is refused with the same error.
+func parseResult(r ireval.Result, req *request.Request) (*Decision, error) {
+	d, ok := readResult(r)
+	if !ok {
+		v, err := r.JSON()
+		if err != nil {
+			return nil, err
+		}
+		return parseDecision(v, req)
+	}
+	section := r.Get("legal_floor")
+	var lf any
+	if section.Defined() {
+		var err error
+		if lf, err = section.JSON(); err != nil {
+			return nil, err
+		}
+	}
+	return finish(d, lf, section.Defined(), req)
+}
+
+// readResult reads a well-formed decision (what parseDecision accepts
+// before its checks against the request); false for anything else.
+func readResult(r ireval.Result) (*Decision, bool) {
+	outcome, ok1 := r.Get("outcome").String()
+	remedy, ok2 := r.Get("remedy").String()
+	reasons, ok3 := readExplained(r.Get("reasons"))
+	obligations, ok4 := readExplained(r.Get("obligations"))
+	refund := r.Get("refund")
+	amount, ok5 := refund.Get("amount").Int()
+	currency, ok6 := refund.Get("currency").String()
+	withheld := refund.Get("withheld")
+	n := withheld.Len()
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !slices.Contains(Outcomes, outcome) ||
+		!slices.Contains(Remedies, remedy) || amount < 0 || currency == "" || n < 0 {
+		return nil, false
+	}
+	d := &Decision{Outcome: outcome, Remedy: remedy, Reasons: reasons, Obligations: obligations,
+		Refund: Refund{Amount: amount, Currency: currency, Withheld: make([]Withheld, 0, n)}}
+	for i := range n {
+		w := withheld.Index(i)
+		line, ok1 := w.Get("line_id").String()
+		amount, ok2 := w.Get("amount").Int()
+		code, ok3 := w.Get("code").String()
+		if !ok1 || !ok2 || !ok3 || line == "" || amount < 0 || code == "" {
+			return nil, false
+		}
+		d.Refund.Withheld = append(d.Refund.Withheld, Withheld{LineID: line, Amount: amount, Code: code})
+	}
+	return d, true
+}
+
+// readExplained reads a list of reasons or obligations, each with a code
+// and a message.
+func readExplained(r ireval.Result) ([]Explained, bool) {
+	n := r.Len()
+	if n < 0 {
+		return nil, false
+	}
+	out := make([]Explained, 0, n)
+	for i := range n {
+		e := r.Index(i)
+		code, ok1 := e.Get("code").String()
+		message, ok2 := e.Get("message").String()
+		if !ok1 || !ok2 || code == "" || message == "" {
+			return nil, false
+		}
+		out = append(out, Explained{Code: code, Message: message})
+	}
+	return out, true
 }
 
 type parser struct{ err error }

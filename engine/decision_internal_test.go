@@ -1,10 +1,17 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/refundd/refundd/engine/ireval"
 	"github.com/refundd/refundd/request"
 )
 
@@ -25,11 +32,22 @@ func TestParseDecisionNamesTheField(t *testing.T) {
 	if d, err := parseDecision(good(), req); err != nil || d.Refund.Withheld[0].LineID != "l1" || d.Reasons[1].Message != "B" {
 		t.Fatalf("a good document: %+v, %v", d, err)
 	}
+	// The compiled evaluator's result, read from its values, gives the
+	// same decision, and the same error for every broken document.
+	prog := echoProgram(t)
+	if d, err := resultOf(t, prog, good(), req); err != nil || !reflect.DeepEqual(d, mustParse(t, good(), req)) {
+		t.Fatalf("a good document from the compiled evaluator: %+v, %v", d, err)
+	}
 	for _, tc := range []struct {
 		breakIt func(map[string]any)
 		want    string
 	}{
 		{func(d map[string]any) { d["outcome"] = "maybe" }, `outcome "maybe" is not one of`},
+		{func(d map[string]any) { d["remedy"] = "cash" }, `remedy "cash" is not one of`},
+		{func(d map[string]any) { d["refund"].(map[string]any)["amount"] = json.Number("-1") }, "refund.amount -1 is not a whole"},
+		{func(d map[string]any) {
+			d["refund"].(map[string]any)["withheld"].([]any)[0].(map[string]any)["line_id"] = ""
+		}, "refund.withheld[0].line_id is not"},
 		{func(d map[string]any) { d["reasons"].([]any)[1].(map[string]any)["code"] = "" }, "reasons[1].code is not a non-empty string"},
 		{func(d map[string]any) { delete(d["reasons"].([]any)[0].(map[string]any), "message") }, "reasons[0].message is not"},
 		{func(d map[string]any) { delete(d["refund"].(map[string]any), "currency") }, "refund.currency is not"},
@@ -38,11 +56,51 @@ func TestParseDecisionNamesTheField(t *testing.T) {
 			d["refund"].(map[string]any)["withheld"].([]any)[0].(map[string]any)["amount"] = "500"
 		}, "refund.withheld[0].amount is not a number"},
 		{func(d map[string]any) { d["obligations"] = nil }, "obligations is not a list"},
+		{func(d map[string]any) { d["legal_floor"] = "none" }, "legal_floor is not an object"},
+		{func(d map[string]any) { d["refund"].(map[string]any)["currency"] = "USD" }, `refund currency "USD" is not the order's "EUR"`},
 	} {
 		doc := good()
 		tc.breakIt(doc)
-		if _, err := parseDecision(doc, req); err == nil || !strings.Contains(err.Error(), tc.want) {
+		_, err := parseDecision(doc, req)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v, want an error with %q", err, tc.want)
 		}
+		if _, rerr := resultOf(t, prog, doc, req); fmt.Sprint(rerr) != fmt.Sprint(err) {
+			t.Errorf("from the compiled evaluator: %v, want %v", rerr, err)
+		}
 	}
+}
+
+// echoProgram is a compiled program whose result is input.doc.
+func echoProgram(t *testing.T) *ireval.Program {
+	t.Helper()
+	c := ast.MustCompileModulesWithOpts(map[string]string{"echo.rego": "package echo\n\nd := input.doc\n"},
+		ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	prog, err := planCompiled(context.Background(), c, inmem.New(), ast.MustParseRef("data.echo.d"), map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+// resultOf is the decision parseResult reads from the program's result
+// for doc.
+func resultOf(t *testing.T, prog *ireval.Program, doc any, req *request.Request) (*Decision, error) {
+	t.Helper()
+	var d *Decision
+	err := prog.EvalFunc(context.Background(), map[string]any{"doc": doc}, func(r ireval.Result) error {
+		var err error
+		d, err = parseResult(r, req)
+		return err
+	})
+	return d, err
+}
+
+func mustParse(t *testing.T, doc any, req *request.Request) *Decision {
+	t.Helper()
+	d, err := parseDecision(doc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

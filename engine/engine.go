@@ -338,18 +338,21 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	}
 	start := time.Now()
 	var tracer *topdown.BufferTracer
-	var value any
+	var d *Decision
 	evaluator := EvaluatorTopdown
 	if m.compiled != nil && !opts.Explain && !opts.Topdown {
 		evaluator = EvaluatorCompiled
-		v, err := m.compiled.Eval(ctx, req.Input)
+		err := m.compiled.EvalFunc(ctx, req.Input, func(r ireval.Result) error {
+			if !r.Defined() {
+				return errUndefined
+			}
+			var err error
+			d, err = parseResult(r, req)
+			return err
+		})
 		if err != nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
 		}
-		if v == nil {
-			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
-		}
-		value = v
 	} else {
 		input, err := ast.InterfaceToValue(req.Input)
 		if err != nil {
@@ -367,11 +370,9 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
 		}
-		value = rs[0].Expressions[0].Value
-	}
-	d, err := parseDecision(value, req)
-	if err != nil {
-		return nil, &PolicyError{Merchant: merchantID, Err: err}
+		if d, err = parseDecision(rs[0].Expressions[0].Value, req); err != nil {
+			return nil, &PolicyError{Merchant: merchantID, Err: err}
+		}
 	}
 	id, err := e.ids.next()
 	if err != nil {

@@ -20,15 +20,11 @@ var (
 	floorJurisdiction = []string{"FR", "BR"}
 )
 
-// checkFloor checks the decision's legal_floor section, when it has one:
-// known mode, jurisdiction, statuses, comparisons and codes with texts,
-// and no grant or shortfall above what was paid (the claimed lines, or a
-// subscription's last payment).
-func checkFloor(doc map[string]any, req *request.Request) (map[string]any, error) {
-	raw, ok := doc["legal_floor"]
-	if !ok {
-		return nil, nil
-	}
+// checkFloor checks the decision's legal_floor section: known mode,
+// jurisdiction, statuses, comparisons and codes with texts, and no grant
+// or shortfall above what was paid (the claimed lines, or a subscription's
+// last payment).
+func checkFloor(raw any, req *request.Request) (map[string]any, error) {
 	lf, ok := raw.(map[string]any)
 	if !ok {
 		return nil, errors.New("legal_floor is not an object")

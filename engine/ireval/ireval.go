@@ -144,11 +144,30 @@ var noMetrics = metrics.NoOp()
 // returns the value of its query (the first key of the result object) as
 // ast.JSONWithOpt gives it with sorted sets, or nil when it is undefined.
 func (p *Program) Eval(ctx context.Context, input any) (any, error) {
+	var out any
+	err := p.EvalFunc(ctx, input, func(r Result) error {
+		if !r.Defined() {
+			return nil
+		}
+		var err error
+		out, err = r.JSON()
+		return err
+	})
+	return out, err
+}
+
+// EvalFunc evaluates the plan with input, a decoded JSON document, and
+// hands the value of its query (the first key of the result object;
+// undefined when the query is) to read, whose error it returns. The
+// Result is read in the evaluation's own memory, which the next
+// evaluation reuses: read keeps nothing of it but the strings and numbers
+// it reads and what JSON makes.
+func (p *Program) EvalFunc(ctx context.Context, input any, read func(Result) error) error {
 	s := p.states.Get().(*state)
 	defer p.release(s)
 	in, err := p.input(&s.ar, input)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.ctx = ctx
 	s.bctx.Context = ctx
@@ -156,17 +175,17 @@ func (p *Program) Eval(ctx context.Context, input any) (any, error) {
 	l[ir.Input], l[ir.Data] = in, p.data
 	for _, b := range p.main {
 		if target(b(s, l)) == failed {
-			return nil, s.err
+			return s.err
 		}
 	}
 	if len(s.results) == 0 {
-		return nil, nil
+		return read(Result{})
 	}
 	obj, ok := s.results[0].(*object)
 	if !ok || len(obj.keys) != 1 {
-		return nil, fmt.Errorf("plan result %v is not an object of one binding", toAST(s.results[0]))
+		return fmt.Errorf("plan result %v is not an object of one binding", toAST(s.results[0]))
 	}
-	return toJSON(obj.vals[0])
+	return read(Result{obj.vals[0]})
 }
 
 // release clears what the evaluation left in the state (nothing it made

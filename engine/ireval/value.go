@@ -158,14 +158,19 @@ func numberValue(n ast.Number) value {
 // search is where key is, or would be, among sorted keys.
 func search(keys []value, key value) (int, bool) {
 	if k, ok := key.(string); ok { // most keys: no dynamic dispatch
-		return slices.BinarySearchFunc(keys, k, func(e value, k string) int {
-			if s, ok := e.(string); ok {
-				return strings.Compare(s, k)
-			}
-			return compare(e, k)
-		})
+		return searchString(keys, k)
 	}
 	return slices.BinarySearchFunc(keys, key, compare)
+}
+
+// searchString is search for a string key.
+func searchString(keys []value, k string) (int, bool) {
+	return slices.BinarySearchFunc(keys, k, func(e value, k string) int {
+		if s, ok := e.(string); ok {
+			return strings.Compare(s, k)
+		}
+		return compare(e, k)
+	})
 }
 
 // newObject is an empty object with room for n keys and their values, in

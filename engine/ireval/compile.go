@@ -673,8 +673,8 @@ func (sc *scan) step(s *state, l []value, k, v value) (bool, int) {
 // plan's strings are the request's keys (Program.input), so that a
 // lookup is mostly one string comparison of two equal pointers.
 //
-// The key is given as a string and as the value that holds it, so that
-// no lookup boxes it again.
+// The key is given as a string and as the value that holds it (for a
+// source that is not an object), so that no lookup boxes it again.
 func (c *compiler) dot(src operand, name string, key value, t int) code {
 	site := c.dots
 	c.dots++
@@ -685,7 +685,7 @@ func (c *compiler) dot(src operand, name string, key value, t int) code {
 			h := int(s.hints[site])
 			if k, ok := at(o.keys, h).(string); ok && k == name {
 				v = o.vals[h]
-			} else if i, ok := search(o.keys, key); ok {
+			} else if i, ok := searchString(o.keys, name); ok {
 				v, s.hints[site] = o.vals[i], int32(i)
 			}
 		} else {

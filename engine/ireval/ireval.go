@@ -2,13 +2,15 @@
 // plan that OPA compiles to Wasm) directly in Go: no per-evaluation rego
 // context, no topdown unification.
 //
-// Compile turns the plan into Go closures, one per statement, specialised
-// for the plan: operands resolved, constants made once, every function's
+// Compile turns the plan, once its copies and dead stores are removed
+// (optimize.go), into Go closures, one per statement, specialised for the
+// plan: operands resolved, constants made once, every function's
 // frame laid out on a stack whose size is known before evaluation (Rego
 // has no recursion), so that an evaluation allocates only the values the
 // policy makes. Values are this package's own (value.go): integers as
 // int64, objects and sets kept sorted in OPA's order, nothing hashed; the
-// input is read from decoded JSON and the result written as decoded JSON.
+// input is read from decoded JSON, and the result is handed to the
+// caller's reader (EvalFunc, result.go) or written as decoded JSON (Eval).
 // Builtins are computed natively where this package does so with OPA's
 // results (native.go), and by OPA's own implementations otherwise.
 //

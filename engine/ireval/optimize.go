@@ -27,8 +27,9 @@ import (
 //
 // Both passes change only which local a value is read from and whether a
 // value no one reads is stored; what each statement computes, in which
-// order, is the plan's. A plan with a statement these passes do not know
-// is left as it is (Compile then refuses it, naming the statement).
+// order, is the plan's. The locals left are then numbered densely
+// (compact). A plan with a statement these passes do not know is left as
+// it is (Compile then refuses it, naming the statement).
 
 // optimize rewrites blocks, whose exit locals are read after them (a
 // function's return local); the locals of keep (parameters, the return

@@ -26,12 +26,6 @@ func (r Result) Get(key string) Result {
 	return Result{}
 }
 
-// IsObject tells whether r is an object.
-func (r Result) IsObject() bool {
-	_, ok := r.v.(*object)
-	return ok
-}
-
 // String is r's text when r is a string.
 func (r Result) String() (string, bool) {
 	s, ok := r.v.(string)

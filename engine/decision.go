@@ -117,36 +117,64 @@ var (
 		"cancel_renewal", "cancel_order", "redeliver", "support", "none"}
 )
 
-// parseDecision reads the policy's document and checks it against the
-// contract: known outcome and remedy, at least one reason, the request's
-// currency, and no more money than was paid for the claimed lines.
+// parseDecision reads the policy's document, decoded JSON (topdown's), and
+// checks it against the contract: known outcome and remedy, at least one
+// reason, the request's currency, and no more money than was paid for the
+// claimed lines.
 func parseDecision(v any, req *request.Request) (*Decision, error) {
-	doc, ok := v.(map[string]any)
-	if !ok {
+	return readDecision(jsonNode{v, true}, req)
+}
+
+// parseResult is parseDecision of the compiled evaluator's result, read
+// from its values straight into the Decision (only the legal_floor
+// section is written as JSON, the form its checks and localisation read).
+func parseResult(r ireval.Result, req *request.Request) (*Decision, error) {
+	return readDecision(r, req)
+}
+
+// node is a member of a policy's document as the parser reads it: decoded
+// JSON (jsonNode), or the compiled evaluator's result read in place
+// (ireval.Result). Get, Index and JSON give an undefined node, or nil,
+// for what is not there.
+type node[N any] interface {
+	Defined() bool
+	IsObject() bool
+	Get(key string) N
+	String() (string, bool)
+	Int() (int64, bool)     // a number whose JSON text is an int64
+	Number() (string, bool) // a number's JSON text
+	Len() int               // of a list; -1 for anything else
+	Index(i int) N
+	JSON() (any, error)
+}
+
+func readDecision[N node[N]](doc N, req *request.Request) (*Decision, error) {
+	if !doc.IsObject() {
+		v, _ := doc.JSON()
 		return nil, fmt.Errorf("decision is %T, not an object", v)
 	}
 	p := &parser{}
 	d := &Decision{
-		Outcome:     p.oneOf(doc, "outcome", Outcomes),
-		Remedy:      p.oneOf(doc, "remedy", Remedies),
-		Reasons:     p.explained(doc, "reasons"),
-		Obligations: p.explained(doc, "obligations"),
+		Outcome:     oneOf(p, doc, "outcome", Outcomes),
+		Remedy:      oneOf(p, doc, "remedy", Remedies),
+		Reasons:     explained(p, doc, "reasons"),
+		Obligations: explained(p, doc, "obligations"),
 	}
-	if refund, ok := doc["refund"].(map[string]any); ok {
-		d.Refund.Amount = p.amount(refund, at{list: "refund.", i: -1}, "amount")
-		d.Refund.Currency = p.str(refund, at{list: "refund.", i: -1}, "currency")
-		items, ok := refund["withheld"].([]any)
-		if !ok {
+	if refund := doc.Get("refund"); refund.IsObject() {
+		d.Refund.Amount = amount(p, refund, at{list: "refund.", i: -1}, "amount")
+		d.Refund.Currency = str(p, refund, at{list: "refund.", i: -1}, "currency")
+		items := refund.Get("withheld")
+		n := items.Len()
+		if n < 0 {
 			p.fail("refund.withheld is not a list")
 		}
-		d.Refund.Withheld = make([]Withheld, 0, len(items))
-		for i, it := range items {
-			w, _ := it.(map[string]any)
-			in := at{list: "refund.withheld", i: i}
+		d.Refund.Withheld = make([]Withheld, 0, max(n, 0))
+		for i := range n {
+			w, in := items.Index(i), at{list: "refund.withheld", i: i}
 			d.Refund.Withheld = append(d.Refund.Withheld, Withheld{
-				LineID: p.str(w, in, "line_id"),
-				Amount: p.amount(w, in, "amount"),
-				Code:   p.str(w, in, "code"),
+				LineID: str(p, w, in, "line_id"),
+				Amount: amount(p, w, in, "amount"),
+				Code:   str(p, w, in, "code"),
 			})
 		}
 	} else {
@@ -155,20 +183,14 @@ func parseDecision(v any, req *request.Request) (*Decision, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	lf, has := doc["legal_floor"]
-	return finish(d, lf, has, req)
-}
-
-// finish checks a decision read from the policy's document: its
-// legal_floor section lf, when it has one (has), and its reasons, currency
-// and amount against the request.
-func finish(d *Decision, lf any, has bool, req *request.Request) (*Decision, error) {
-	if has {
-		section, err := checkFloor(lf, req)
+	if section := doc.Get("legal_floor"); section.Defined() {
+		lf, err := section.JSON()
 		if err != nil {
 			return nil, err
 		}
-		d.LegalFloor = section
+		if d.LegalFloor, err = checkFloor(lf, req); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case len(d.Reasons) == 0:
@@ -181,81 +203,59 @@ func finish(d *Decision, lf any, has bool, req *request.Request) (*Decision, err
 	return d, nil
 }
 
-// parseResult is parseDecision of the compiled evaluator's result, read
-// from its values straight into the Decision (only the legal_floor
-// section is written as JSON, the form its checks and localisation read).
-// A result that is not a well-formed decision is written as JSON whole and
-// read by parseDecision, so that it is refused with the same error.
-func parseResult(r ireval.Result, req *request.Request) (*Decision, error) {
-	d, ok := readResult(r)
+// jsonNode is a member of a decoded JSON document; ok: it is there.
+type jsonNode struct {
+	v  any
+	ok bool
+}
+
+func (n jsonNode) Defined() bool { return n.ok }
+
+func (n jsonNode) IsObject() bool {
+	_, ok := n.v.(map[string]any)
+	return ok
+}
+
+func (n jsonNode) Get(key string) jsonNode {
+	v, ok := n.v.(map[string]any)[key]
+	return jsonNode{v, ok}
+}
+
+func (n jsonNode) String() (string, bool) {
+	s, ok := n.v.(string)
+	return s, ok
+}
+
+func (n jsonNode) Int() (int64, bool) {
+	num, ok := n.v.(json.Number)
 	if !ok {
-		v, err := r.JSON()
-		if err != nil {
-			return nil, err
-		}
-		return parseDecision(v, req)
+		return 0, false
 	}
-	section := r.Get("legal_floor")
-	var lf any
-	if section.Defined() {
-		var err error
-		if lf, err = section.JSON(); err != nil {
-			return nil, err
-		}
-	}
-	return finish(d, lf, section.Defined(), req)
+	i, err := strconv.ParseInt(string(num), 10, 64)
+	return i, err == nil
 }
 
-// readResult reads a well-formed decision (what parseDecision accepts
-// before its checks against the request); false for anything else.
-func readResult(r ireval.Result) (*Decision, bool) {
-	outcome, ok1 := r.Get("outcome").String()
-	remedy, ok2 := r.Get("remedy").String()
-	reasons, ok3 := readExplained(r.Get("reasons"))
-	obligations, ok4 := readExplained(r.Get("obligations"))
-	refund := r.Get("refund")
-	amount, ok5 := refund.Get("amount").Int()
-	currency, ok6 := refund.Get("currency").String()
-	withheld := refund.Get("withheld")
-	n := withheld.Len()
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !slices.Contains(Outcomes, outcome) ||
-		!slices.Contains(Remedies, remedy) || amount < 0 || currency == "" || n < 0 {
-		return nil, false
-	}
-	d := &Decision{Outcome: outcome, Remedy: remedy, Reasons: reasons, Obligations: obligations,
-		Refund: Refund{Amount: amount, Currency: currency, Withheld: make([]Withheld, 0, n)}}
-	for i := range n {
-		w := withheld.Index(i)
-		line, ok1 := w.Get("line_id").String()
-		amount, ok2 := w.Get("amount").Int()
-		code, ok3 := w.Get("code").String()
-		if !ok1 || !ok2 || !ok3 || line == "" || amount < 0 || code == "" {
-			return nil, false
-		}
-		d.Refund.Withheld = append(d.Refund.Withheld, Withheld{LineID: line, Amount: amount, Code: code})
-	}
-	return d, true
+func (n jsonNode) Number() (string, bool) {
+	num, ok := n.v.(json.Number)
+	return string(num), ok
 }
 
-// readExplained reads a list of reasons or obligations, each with a code
-// and a message.
-func readExplained(r ireval.Result) ([]Explained, bool) {
-	n := r.Len()
-	if n < 0 {
-		return nil, false
+func (n jsonNode) Len() int {
+	if l, ok := n.v.([]any); ok {
+		return len(l)
 	}
-	out := make([]Explained, 0, n)
-	for i := range n {
-		e := r.Index(i)
-		code, ok1 := e.Get("code").String()
-		message, ok2 := e.Get("message").String()
-		if !ok1 || !ok2 || code == "" || message == "" {
-			return nil, false
-		}
-		out = append(out, Explained{Code: code, Message: message})
-	}
-	return out, true
+	return -1
 }
+
+func (n jsonNode) Index(i int) jsonNode {
+	l, _ := n.v.([]any)
+	if i < 0 || i >= len(l) {
+		return jsonNode{}
+	}
+	return jsonNode{l[i], true}
+}
+
+func (n jsonNode) JSON() (any, error) { return n.v, nil }
 
 type parser struct{ err error }
 
@@ -283,46 +283,46 @@ func (a at) path(key string) string {
 	return fmt.Sprintf("%s[%d].%s%s", a.list, a.i, a.sub, key)
 }
 
-func (p *parser) str(m map[string]any, in at, key string) string {
-	s, ok := m[key].(string)
+func str[N node[N]](p *parser, m N, in at, key string) string {
+	s, ok := m.Get(key).String()
 	if !ok || s == "" {
 		p.fail("%s is not a non-empty string", in.path(key))
 	}
 	return s
 }
 
-func (p *parser) oneOf(m map[string]any, key string, allowed []string) string {
-	s := p.str(m, top, key)
+func oneOf[N node[N]](p *parser, m N, key string, allowed []string) string {
+	s := str(p, m, top, key)
 	if s != "" && !slices.Contains(allowed, s) {
 		p.fail("%s %q is not one of %v", key, s, allowed)
 	}
 	return s
 }
 
-func (p *parser) amount(m map[string]any, in at, key string) int64 {
-	n, ok := m[key].(json.Number)
-	if !ok {
-		p.fail("%s is not a number", in.path(key))
-		return 0
+func amount[N node[N]](p *parser, m N, in at, key string) int64 {
+	v := m.Get(key)
+	if i, ok := v.Int(); ok && i >= 0 {
+		return i
 	}
-	i, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil || i < 0 {
+	if n, ok := v.Number(); ok {
 		p.fail("%s %s is not a whole, non-negative amount", in.path(key), n)
+	} else {
+		p.fail("%s is not a number", in.path(key))
 	}
-	return i
+	return 0
 }
 
-func (p *parser) explained(m map[string]any, key string) []Explained {
-	items, ok := m[key].([]any)
-	if !ok {
+func explained[N node[N]](p *parser, m N, key string) []Explained {
+	items := m.Get(key)
+	n := items.Len()
+	if n < 0 {
 		p.fail("%s is not a list", key)
 		return nil
 	}
-	out := make([]Explained, 0, len(items))
-	for i, it := range items {
-		e, _ := it.(map[string]any)
-		in := at{list: key, i: i}
-		out = append(out, Explained{Code: p.str(e, in, "code"), Message: p.str(e, in, "message")})
+	out := make([]Explained, 0, n)
+	for i := range n {
+		e, in := items.Index(i), at{list: key, i: i}
+		out = append(out, Explained{Code: str(p, e, in, "code"), Message: str(p, e, in, "message")})
 	}
 	return out
 }

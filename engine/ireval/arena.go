@@ -4,9 +4,10 @@ package ireval
 // sets and the slices that hold their members are taken from chunks that
 // the evaluation's state keeps from one evaluation to the next, instead of
 // being allocated one by one. Nothing an evaluation makes outlives it: the
-// result is copied out as decoded JSON, OPA's builtins get copies as
-// ast.Values, and the state's memos are cleared when it is released, so
-// the chunks are cleared and reused then.
+// result is read out (EvalFunc: strings, numbers and JSON) before the
+// state is released, OPA's builtins get copies as ast.Values, and the
+// state's memos are cleared on release, so the chunks are cleared and
+// reused then.
 //
 // A chunk that is full is replaced by one twice its size (what was taken
 // from the old one stays where it is, reachable for as long as the

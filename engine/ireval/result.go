@@ -26,6 +26,12 @@ func (r Result) Get(key string) Result {
 	return Result{}
 }
 
+// IsObject tells whether r is an object.
+func (r Result) IsObject() bool {
+	_, ok := r.v.(*object)
+	return ok
+}
+
 // String is r's text when r is a string.
 func (r Result) String() (string, bool) {
 	s, ok := r.v.(string)
@@ -43,6 +49,17 @@ func (r Result) Int() (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
+}
+
+// Number is the JSON text of r when r is a number.
+func (r Result) Number() (string, bool) {
+	switch n := r.v.(type) {
+	case int64:
+		return strconv.FormatInt(n, 10), true
+	case ast.Number:
+		return string(n), true
+	}
+	return "", false
 }
 
 // Len is the number of elements of an array or a set (whose JSON is an

@@ -2,6 +2,7 @@ package ireval
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // object's members by name, a set's elements in the order of its JSON
 // array, integers as ParseInt reads their JSON text, nothing out of range.
 func TestResultReadsAsJSON(t *testing.T) {
-	v, ok := fromAST(ast.MustParseTerm(`{"s": "x", "n": 7, "f": 1.5, "big": 100000000000000000000, "set": {"b", "a", "c"}, "arr": [3, {"k": "v"}], "null": null, "negzero": -0}`).Value)
+	v, ok := fromAST(ast.MustParseTerm(`{"s": "x", "n": 7, "f": 1.5, "big": 100000000000000000000, "set": {"b", "a", "c"}, "arr": [3, {"k": "v"}], "obj": {"k": 1}, "null": null, "negzero": -0}`).Value)
 	if !ok {
 		t.Fatal("not a value")
 	}
@@ -27,6 +28,12 @@ func TestResultReadsAsJSON(t *testing.T) {
 		got, err := r.Get(key).JSON()
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %v, %v; want %v", key, got, err, want)
+		}
+		if text, ok := r.Get(key).Number(); ok != isJSONNumber(want) || text != fmt.Sprint(want) && ok {
+			t.Errorf("%s as a number: %q, %v", key, text, ok)
+		}
+		if _, isMap := want.(map[string]any); r.Get(key).IsObject() != isMap {
+			t.Errorf("%s is an object: %v", key, !isMap)
 		}
 		if n, ok := want.(json.Number); ok {
 			wi, werr := strconv.ParseInt(string(n), 10, 64)
@@ -55,7 +62,15 @@ func TestResultReadsAsJSON(t *testing.T) {
 			t.Errorf("%s has a length", key)
 		}
 	}
+	if !r.IsObject() {
+		t.Error("the document is not an object")
+	}
 	if !r.Get("null").Defined() || r.Get("missing").Defined() || r.Get("s").Get("x").Defined() || (Result{}).Defined() {
 		t.Error("null is defined; a missing member, a member of a string and the zero Result are not")
 	}
+}
+
+func isJSONNumber(v any) bool {
+	_, ok := v.(json.Number)
+	return ok
 }

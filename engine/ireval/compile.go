@@ -63,6 +63,7 @@ type compiler struct {
 	callees  []*function                // what it calls
 	dots     int                        // lookups of constant keys, each with its hint (dot)
 	plain    bool                       // the plan as planned, not optimized (tests)
+	inline   *inliner                   // nil: calls stay calls
 }
 
 func (c *compiler) function(fn *function) error {
@@ -73,7 +74,11 @@ func (c *compiler) function(fn *function) error {
 		fn.locals = max(fn.locals, int(p)+1)
 	}
 	c.frame, c.callees, c.impure = &fn.locals, nil, false
-	for _, b := range c.optimize(fn.f.Blocks, append(slices.Clone(fn.f.Params), fn.f.Return), fn.f.Return) {
+	blocks := fn.f.Blocks
+	if c.inline != nil {
+		blocks = c.inline.blocks(fn)
+	}
+	for _, b := range c.optimize(blocks, append(slices.Clone(fn.f.Params), fn.f.Return), len(fn.f.Params), fn.f.Return) {
 		code, err := c.block(b)
 		if err != nil {
 			return err

@@ -99,6 +99,9 @@ func compile(policy *ir.Policy, data ast.Value, plain bool) (*Program, error) {
 		for i, f := range policy.Funcs.Funcs {
 			c.funcs[f.Name] = &function{index: i, f: f, memo: len(f.Params) == 2}
 		}
+		if !plain {
+			c.inline = newInliner(c.funcs, policy.Plans.Plans[0].Blocks)
+		}
 		for _, fn := range c.funcs {
 			if err := c.function(fn); err != nil {
 				return nil, fmt.Errorf("%s: %w", fn.f.Name, err)
@@ -108,7 +111,11 @@ func compile(policy *ir.Policy, data ast.Value, plain bool) (*Program, error) {
 	p.locals = 2
 	c.frame = &p.locals
 	c.callees = nil
-	for _, b := range c.optimize(policy.Plans.Plans[0].Blocks, []ir.Local{ir.Input, ir.Data}) {
+	plan := policy.Plans.Plans[0].Blocks
+	if c.inline != nil {
+		plan = c.inline.expand(plan, ir.Data+1)
+	}
+	for _, b := range c.optimize(plan, []ir.Local{ir.Input, ir.Data}, 2) {
 		code, err := c.block(b)
 		if err != nil {
 			return nil, fmt.Errorf("plan: %w", err)

@@ -1,6 +1,7 @@
 package ireval
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 
@@ -33,8 +34,9 @@ import (
 
 // optimize rewrites blocks, whose exit locals are read after them (a
 // function's return local); the locals of keep (parameters, the return
-// local, input and data) keep their numbers.
-func optimize(blocks []*ir.Block, keep []ir.Local, exit ...ir.Local) []*ir.Block {
+// local, input and data) keep their numbers, and the first defined of them
+// are those set when the blocks start (the others are undefined then).
+func optimize(blocks []*ir.Block, keep []ir.Local, defined int, exit ...ir.Local) []*ir.Block {
 	known := true
 	for _, b := range blocks {
 		known = known && walkable(b)
@@ -42,8 +44,8 @@ func optimize(blocks []*ir.Block, keep []ir.Local, exit ...ir.Local) []*ir.Block
 	if !known {
 		return blocks
 	}
-	out := make([]*ir.Block, len(blocks))
-	for i, b := range blocks {
+	out := once(blocks, keep[:defined])
+	for i, b := range out {
 		out[i] = propagate(b)
 	}
 	n := 0
@@ -75,14 +77,19 @@ func compact(blocks []*ir.Block, keep []ir.Local) []*ir.Block {
 	for _, l := range keep {
 		names[l], next = l, max(next, l+1)
 	}
-	name := func(l *ir.Local) {
-		n, ok := names[*l]
+	return relabel(blocks, func(l ir.Local) ir.Local {
+		n, ok := names[l]
 		if !ok {
 			n, next = next, next+1
-			names[*l] = n
+			names[l] = n
 		}
-		*l = n
-	}
+		return n
+	})
+}
+
+// relabel is a copy of blocks whose every local l, read or set, is
+// name(l), named in the order the locals appear.
+func relabel(blocks []*ir.Block, name func(ir.Local) ir.Local) []*ir.Block {
 	var block func(b *ir.Block) *ir.Block
 	block = func(b *ir.Block) *ir.Block {
 		stmts := make([]ir.Stmt, len(b.Stmts))
@@ -91,19 +98,17 @@ func compact(blocks []*ir.Block, keep []ir.Local) []*ir.Block {
 			ops, locs := fields(c)
 			for _, o := range ops {
 				if l, ok := o.Value.(ir.Local); ok {
-					name(&l)
-					o.Value = l
+					o.Value = name(l)
 				}
 			}
 			for _, l := range locs {
-				name(l)
+				*l = name(*l)
 			}
 			if f := setField(c); f != nil {
-				name(f)
+				*f = name(*f)
 			}
 			if sc, ok := c.(*ir.ScanStmt); ok {
-				name(&sc.Key)
-				name(&sc.Value)
+				sc.Key, sc.Value = name(sc.Key), name(sc.Value)
 			}
 			nested(c, block)
 			stmts[i] = c
@@ -119,11 +124,93 @@ func compact(blocks []*ir.Block, keep []ir.Local) []*ir.Block {
 
 // optimize is optimize unless the compiler is told not to (tests compare
 // the two).
-func (c *compiler) optimize(blocks []*ir.Block, keep []ir.Local, exit ...ir.Local) []*ir.Block {
+func (c *compiler) optimize(blocks []*ir.Block, keep []ir.Local, defined int, exit ...ir.Local) []*ir.Block {
 	if c.plain {
 		return blocks
 	}
-	return optimize(blocks, keep, exit...)
+	return optimize(blocks, keep, defined, exit...)
+}
+
+// once returns blocks, which start with only the defined locals set, with
+// every once-only assignment to a local that no path can have set before
+// it made a plain copy (the planner assigns a rule's value, and a
+// function's result, once-only into a local just reset), which copy
+// propagation then removes. Which locals may be set at a statement: those
+// set before it in its block, unless reset since, and at the start of a
+// block those that may be set there, with everything a preceding block
+// of the same run (a BlockStmt's, a function's) sets, and for a loop's
+// body everything the body sets.
+func once(blocks []*ir.Block, defined []ir.Local) []*ir.Block {
+	maybe := map[ir.Local]bool{}
+	for _, l := range defined {
+		maybe[l] = true
+	}
+	return onceRun(blocks, maybe)
+}
+
+// onceRun is once over a run of blocks, each a break target, that start
+// with maybe set; maybe is then what may be set after them.
+func onceRun(blocks []*ir.Block, maybe map[ir.Local]bool) []*ir.Block {
+	out := make([]*ir.Block, len(blocks))
+	for i, b := range blocks {
+		out[i] = onceBlock(b, maps.Clone(maybe))
+		setAnywhere(b.Stmts, maybe)
+	}
+	return out
+}
+
+func onceBlock(b *ir.Block, maybe map[ir.Local]bool) *ir.Block {
+	stmts := make([]ir.Stmt, len(b.Stmts))
+	for i, st := range b.Stmts {
+		switch s := st.(type) {
+		case *ir.AssignVarOnceStmt:
+			if !maybe[s.Target] {
+				st = &ir.AssignVarStmt{Source: s.Source, Target: s.Target}
+			}
+		case *ir.ResetLocalStmt:
+			stmts[i] = st
+			delete(maybe, s.Target)
+			continue
+		case *ir.BlockStmt:
+			c := clone(s).(*ir.BlockStmt)
+			c.Blocks = onceRun(s.Blocks, maps.Clone(maybe))
+			st = c
+		case *ir.NotStmt:
+			c := clone(s).(*ir.NotStmt)
+			c.Block = onceBlock(s.Block, maps.Clone(maybe))
+			st = c
+		case *ir.ScanStmt:
+			body := maps.Clone(maybe)
+			setAnywhere([]ir.Stmt{s}, body) // what the body's last run set
+			c := clone(s).(*ir.ScanStmt)
+			c.Block = onceBlock(s.Block, body)
+			st = c
+		}
+		stmts[i] = st
+		setAnywhere([]ir.Stmt{st}, maybe)
+	}
+	return &ir.Block{Stmts: stmts}
+}
+
+// setAnywhere adds to set the locals stmts, or a statement within them,
+// set or change.
+func setAnywhere(stmts []ir.Stmt, set map[ir.Local]bool) {
+	for _, st := range stmts {
+		if t, ok := sets(st); ok {
+			set[t] = true
+		}
+		switch st := st.(type) {
+		case *ir.BlockStmt:
+			for _, b := range st.Blocks {
+				setAnywhere(b.Stmts, set)
+			}
+		case *ir.NotStmt:
+			setAnywhere(st.Block.Stmts, set)
+		case *ir.ScanStmt:
+			set[st.Key], set[st.Value] = true, true
+			setAnywhere(st.Block.Stmts, set)
+		}
+	}
 }
 
 // walkable tells whether every statement of b is one the passes know.

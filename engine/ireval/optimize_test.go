@@ -2,6 +2,7 @@ package ireval
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -14,7 +15,8 @@ import (
 // TestOptimizeKeepsResults: random plans, made of every statement the
 // optimizer rewrites or reasons about (copies, lookups that may be
 // undefined, resets, collections filled in place, nested blocks, breaks
-// out of several, nots, scans, a function that returns early), give with
+// out of several, nots, scans, a function that returns early and calls
+// another, inlined where it is called from one place), give with
 // the optimizer what they give without it, for several inputs: the same
 // result (the locals of the result defined at the end, with their
 // values) or the same
@@ -26,7 +28,7 @@ func TestOptimizeKeepsResults(t *testing.T) {
 		map[string]any{"b": map[string]any{"b": map[string]any{"a": "y"}}},
 		map[string]any{},
 	}
-	fewer := 0
+	fewer, inlined, nested := 0, 0, 0
 	const plans = 10000
 	for seed := range uint64(plans) {
 		g := &planGen{r: rand.New(rand.NewPCG(seed, 11))}
@@ -39,8 +41,18 @@ func TestOptimizeKeepsResults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d, optimized: %v\n%s", seed, err, dump(p))
 		}
-		if statements(optimize(p.Plans.Plans[0].Blocks, []ir.Local{ir.Input, ir.Data})) < statements(p.Plans.Plans[0].Blocks) {
+		if statements(optimize(p.Plans.Plans[0].Blocks, []ir.Local{ir.Input, ir.Data}, 2)) < statements(p.Plans.Plans[0].Blocks) {
 			fewer++
+		}
+		funcs := map[string]*function{}
+		for _, f := range p.Funcs.Funcs {
+			funcs[f.Name] = &function{f: f}
+		}
+		if in := newInliner(funcs, p.Plans.Plans[0].Blocks); in.inlined(funcs["f"]) {
+			inlined++
+			if in.inlined(funcs["h"]) {
+				nested++
+			}
 		}
 		for i, in := range inputs {
 			want, werr := plain.Eval(context.Background(), in)
@@ -50,8 +62,8 @@ func TestOptimizeKeepsResults(t *testing.T) {
 			}
 		}
 	}
-	if fewer < plans/4 {
-		t.Errorf("the optimizer shortened %d plans of %d", fewer, plans)
+	if fewer < plans/4 || inlined < plans/10 || nested < plans/50 {
+		t.Errorf("of %d plans, the optimizer shortened %d, inlined f in %d, and h in f in %d", plans, fewer, inlined, nested)
 	}
 }
 
@@ -69,7 +81,7 @@ func TestOptimizeRemovesCopies(t *testing.T) {
 		&ir.AssignVarStmt{Source: loc(8), Target: 3}, // read after the branch: 8 may be either
 		&ir.ReturnLocalStmt{Source: 3},
 	)}
-	got := optimize(blocks, []ir.Local{0, 1, 2, 3}, 3)
+	got := optimize(blocks, []ir.Local{0, 1, 2, 3}, 3, 3)
 	// What is left, its locals numbered from 4 on (6 is 4, 8 is 5).
 	want := block(
 		&ir.DotStmt{Source: loc(2), Key: str(0), Target: 4},
@@ -194,9 +206,11 @@ func (g *planGen) policy() *ir.Policy {
 		strs = append(strs, &ir.StringConst{Value: fmt.Sprintf("l%d", i)})
 	}
 	// f(input, data, x) in locals 0, 1, 2, returning 3: a random body
-	// that returns early or sets 3.
+	// that returns early or sets 3, and may call h, a function of the
+	// same form.
 	g.depth = 1
-	f := []*ir.Block{g.block(4, 1), block(&ir.ReturnLocalStmt{Source: 3})}
+	f := []*ir.Block{g.block(4, 1), g.block(3, 1), block(&ir.ReturnLocalStmt{Source: 3})}
+	h := []*ir.Block{g.block(3, 2), block(&ir.ReturnLocalStmt{Source: 3})}
 	// The plan: random blocks, each a break target, then the result.
 	g.depth = 2
 	var body []*ir.Block
@@ -219,8 +233,11 @@ func (g *planGen) policy() *ir.Policy {
 		&ir.ResultSetAddStmt{Value: res + 1})
 	return &ir.Policy{
 		Static: &ir.Static{Strings: strs},
-		Funcs:  &ir.Funcs{Funcs: []*ir.Func{{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: f}}},
-		Plans:  &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(stmts...)}}}},
+		Funcs: &ir.Funcs{Funcs: []*ir.Func{
+			{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: f},
+			{Name: "h", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: h},
+		}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{block(stmts...)}}}},
 	}
 }
 
@@ -293,6 +310,8 @@ func (g *planGen) stmt(inFunc int) []ir.Stmt {
 		return []ir.Stmt{&ir.CallStmt{Func: "f", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, g.operand()}, Result: g.local()}}
 	case k == 14:
 		return []ir.Stmt{&ir.ReturnLocalStmt{Source: g.local()}}
+	case k == 19 && inFunc == 1:
+		return []ir.Stmt{&ir.CallStmt{Func: "h", Args: []ir.Operand{{Value: ir.Local(0)}, {Value: ir.Local(1)}, g.operand()}, Result: g.local()}}
 	case k == 15 && nested:
 		g.depth++
 		defer func() { g.depth-- }()
@@ -322,4 +341,94 @@ func (g *planGen) stmt(inFunc int) []ir.Stmt {
 		return []ir.Stmt{&ir.BreakStmt{Index: uint32(g.r.IntN(g.depth))}}
 	}
 	return []ir.Stmt{&ir.AssignVarStmt{Source: ir.Operand{Value: g.local()}, Target: g.local()}}
+}
+
+// TestInlineRunsBodiesInPlace: f, called once and outside any loop, is
+// inlined, and h, called once from f, within it; f returns early from a
+// nested block, before a block that would change its result, or is
+// undefined. g, called once but within a loop, stays a call: its body
+// requires its locals undefined when it starts. Each gives what it gives
+// as a call.
+func TestInlineRunsBodiesInPlace(t *testing.T) {
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	loc := func(l ir.Local) ir.Operand { return ir.Operand{Value: l} }
+	args := func(x ir.Operand) []ir.Operand { return []ir.Operand{loc(0), loc(1), x} }
+	// Strings: 0 "a", 1 "b", 2 "x", 3 "f", 4 "g", 5 "h", 6 "late".
+	static := &ir.Static{Strings: []*ir.StringConst{{Value: "a"}, {Value: "b"}, {Value: "x"}, {Value: "f"}, {Value: "g"}, {Value: "h"}, {Value: "late"}}}
+	// h(x) = x.a, undefined without it.
+	h := &ir.Func{Name: "h", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: []*ir.Block{
+		block(&ir.DotStmt{Source: loc(2), Key: str(0), Target: 4}, &ir.AssignVarOnceStmt{Source: loc(4), Target: 3}),
+		block(&ir.ReturnLocalStmt{Source: 3}),
+	}}
+	// f(x) = "x" when x.b is "x" (returned from within a nested block),
+	// else h(x) when defined, else "late" (a later block).
+	f := &ir.Func{Name: "f", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: []*ir.Block{
+		block(&ir.BlockStmt{Blocks: []*ir.Block{block(
+			&ir.DotStmt{Source: loc(2), Key: str(1), Target: 4},
+			&ir.EqualStmt{A: loc(4), B: str(2)},
+			&ir.AssignVarStmt{Source: str(2), Target: 3},
+			&ir.ReturnLocalStmt{Source: 3},
+		)}}),
+		block(&ir.CallStmt{Func: "h", Args: args(loc(2)), Result: 5}, &ir.AssignVarOnceStmt{Source: loc(5), Target: 3}),
+		block(&ir.IsUndefinedStmt{Source: 3}, &ir.AssignVarStmt{Source: str(6), Target: 3}),
+		block(&ir.ReturnLocalStmt{Source: 3}),
+	}}
+	// g(x) = x, when its local 4 is undefined as it starts (it is set
+	// after): called in a loop, each run must start afresh.
+	g := &ir.Func{Name: "g", Params: []ir.Local{0, 1, 2}, Return: 3, Blocks: []*ir.Block{
+		block(&ir.IsUndefinedStmt{Source: 4}, &ir.AssignVarStmt{Source: loc(2), Target: 4}, &ir.AssignVarStmt{Source: loc(4), Target: 3}),
+		block(&ir.ReturnLocalStmt{Source: 3}),
+	}}
+	// {"f": f(input), "g": [g(e) | e in input.a]}
+	plan := block(
+		&ir.MakeObjectStmt{Target: 9},
+		&ir.BlockStmt{Blocks: []*ir.Block{block(
+			&ir.CallStmt{Func: "f", Args: args(loc(0)), Result: 6},
+			&ir.ObjectInsertStmt{Key: str(3), Value: loc(6), Object: 9},
+		)}},
+		&ir.MakeArrayStmt{Target: 7},
+		&ir.BlockStmt{Blocks: []*ir.Block{block(
+			&ir.DotStmt{Source: loc(0), Key: str(0), Target: 8},
+			&ir.ScanStmt{Source: 8, Key: 10, Value: 11, Block: block(
+				&ir.CallStmt{Func: "g", Args: args(loc(11)), Result: 12},
+				&ir.ArrayAppendStmt{Value: loc(12), Array: 7},
+			)},
+		)}},
+		&ir.ObjectInsertStmt{Key: str(4), Value: loc(7), Object: 9},
+		&ir.MakeObjectStmt{Target: 13},
+		&ir.ObjectInsertStmt{Key: str(0), Value: loc(9), Object: 13},
+		&ir.ResultSetAddStmt{Value: 13},
+	)
+	p := &ir.Policy{Static: static, Funcs: &ir.Funcs{Funcs: []*ir.Func{f, g, h}},
+		Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: []*ir.Block{plan}}}}}
+
+	funcs := map[string]*function{}
+	for _, fn := range p.Funcs.Funcs {
+		funcs[fn.Name] = &function{f: fn}
+	}
+	in := newInliner(funcs, p.Plans.Plans[0].Blocks)
+	if !in.inlined(funcs["f"]) || !in.inlined(funcs["h"]) || in.inlined(funcs["g"]) {
+		t.Fatalf("inlined: f %v, h %v, g %v; want f and h, not g", in.inlined(funcs["f"]), in.inlined(funcs["h"]), in.inlined(funcs["g"]))
+	}
+	for input, want := range map[string]string{
+		`{"b": "x", "a": ["p", "q"]}`: `{"f":"x","g":["p","q"]}`, // returned early
+		`{"b": "y", "a": ["p"]}`:      `{"f":["p"],"g":["p"]}`,   // h
+		`{"b": "y"}`:                  `{"f":"late","g":[]}`,     // the later block
+		`{"a": "s"}`:                  `{"f":"s","g":[]}`,        // h; a string is no loop
+	} {
+		var doc any
+		if err := json.Unmarshal([]byte(input), &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, plain := range []bool{true, false} {
+			prog, err := compile(p, ast.NewObject(), plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := prog.Eval(context.Background(), doc)
+			if b, _ := json.Marshal(got); err != nil || string(b) != want {
+				t.Errorf("plain %v, input %s: %s, %v; want %s", plain, input, b, err, want)
+			}
+		}
+	}
 }

@@ -6,9 +6,9 @@ import "github.com/open-policy-agent/opa/v1/ir"
 // from the rule, a branch's function from its branch. Each run of one
 // costs a frame laid and cleared, its arguments copied and kept for
 // recall, its result copied back, and the statements the planner puts
-// around every function's result. Before a function is optimized, inline
-// puts in place of a call the body of the function it calls when that
-// function
+// around every function's result. Before a function (or the plan) is
+// optimized, the inliner puts in place of a call the body of the function
+// it calls when that function
 //
 //   - is called from that one place in the whole plan,
 //   - takes arguments (a rule, memoized for the evaluation, stays a call),
@@ -20,13 +20,15 @@ import "github.com/open-policy-agent/opa/v1/ir"
 // would in its own frame:
 //
 //	p1 = arg1 ... pn = argn                 the parameters
-//	block { block { body's blocks } }       each still a break target
+//	block { body's blocks }                 each still a break target
 //	is_defined(ret); result = ret           an undefined result breaks
 //
-// where a ReturnLocal of the body sets ret and breaks out of both
-// enclosing blocks. A function whose breaks leave its own blocks (none
-// that the planner makes) is not inlined. The copies this makes are
-// removed by the optimizer's passes that follow.
+// where the body's closing ReturnLocal is a copy into ret. A body that
+// may return before its end is wrapped in a second block, and each of its
+// returns is a copy into ret and a break out of both. A function whose
+// breaks leave its own blocks (none that the planner makes) is not
+// inlined. The copies this makes are removed by the optimizer's passes
+// that follow.
 
 // inliner knows which functions are inlined and keeps each function's
 // blocks with its calls inlined.
@@ -164,6 +166,7 @@ func (in *inliner) splice(fn *function, call *ir.CallStmt, next *ir.Local) []ir.
 	stmts := make([]ir.Stmt, 0, len(fn.f.Params)+3)
 	for i, p := range fn.f.Params {
 		stmts = append(stmts, &ir.AssignVarStmt{Source: call.Args[i], Target: base + p})
+		*next = max(*next, base+p+1)
 	}
 	ret := base + fn.f.Return
 	*next = max(*next, ret+1)

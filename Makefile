@@ -74,7 +74,7 @@ rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/ and 
 	@echo "coverage: policies >= 95%, lib and floor = 100%"
 
 # Every decoder of untrusted bytes, as package:target.
-FUZZ_TARGETS := request:FuzzDecode request:FuzzDecodeDataAPI request:FuzzScanClean server:FuzzListQuery server:FuzzHandler bundles:FuzzRead engine:FuzzCompiledAgrees engine/ireval:FuzzValues replay:FuzzReadLogged decisionlog:FuzzEncode
+FUZZ_TARGETS := request:FuzzDecode request:FuzzDecodeDataAPI request:FuzzScanClean server:FuzzListQuery server:FuzzHandler bundles:FuzzRead engine:FuzzCompiledAgrees decisionlog:FuzzAppendString engine/ireval:FuzzValues replay:FuzzReadLogged decisionlog:FuzzEncode
 FUZZTIME ?= 60s
 
 .PHONY: fuzz

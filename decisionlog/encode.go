@@ -101,7 +101,7 @@ func appendObject(buf []byte, obj map[string]any, n *maskNode, key []byte) ([]by
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = appendString(buf, k)
+		buf = AppendString(buf, k)
 		buf = append(buf, ':')
 		var err error
 		switch {
@@ -140,7 +140,7 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 		}
 		return append(buf, "false"...), nil
 	case string:
-		return appendString(buf, v), nil
+		return AppendString(buf, v), nil
 	case json.Number:
 		if v == "" {
 			return append(buf, '0'), nil
@@ -167,9 +167,11 @@ func appendValue(buf []byte, v any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString quotes s as encoding/json does (HTML characters escaped,
-// invalid UTF-8 replaced, U+2028 and U+2029 escaped).
-func appendString(buf []byte, s string) []byte {
+// AppendString appends s quoted as encoding/json quotes a string: `"` and
+// `\` escaped, \b \f \n \r \t by their short forms and the other control
+// characters as \u00XX, the HTML characters < > & escaped, U+2028 and
+// U+2029 escaped, and each byte of invalid UTF-8 written as \ufffd.
+func AppendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -224,19 +226,19 @@ func appendString(buf []byte, s string) []byte {
 // request and decision bytes as they are (they are JSON already, compact).
 func AppendRecord(buf []byte, rec *Record) []byte {
 	buf = append(buf, `{"decision_id":`...)
-	buf = appendString(buf, rec.DecisionID)
+	buf = AppendString(buf, rec.DecisionID)
 	buf = append(buf, `,"time":"`...)
 	buf = rec.Time.AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","merchant":`...)
-	buf = appendString(buf, rec.Merchant)
+	buf = AppendString(buf, rec.Merchant)
 	buf = append(buf, `,"revision":`...)
-	buf = appendString(buf, rec.Revision)
+	buf = AppendString(buf, rec.Revision)
 	buf = append(buf, `,"outcome":`...)
-	buf = appendString(buf, rec.Outcome)
+	buf = AppendString(buf, rec.Outcome)
 	buf = append(buf, `,"remedy":`...)
-	buf = appendString(buf, rec.Remedy)
+	buf = AppendString(buf, rec.Remedy)
 	buf = append(buf, `,"currency":`...)
-	buf = appendString(buf, rec.Currency)
+	buf = AppendString(buf, rec.Currency)
 	buf = append(buf, `,"refunded":`...)
 	buf = strconv.AppendInt(buf, rec.Refunded, 10)
 	buf = append(buf, `,"engine_ns":`...)

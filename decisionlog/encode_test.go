@@ -118,3 +118,22 @@ func BenchmarkMask(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAppendString: a string is quoted as encoding/json quotes it, whatever
+// its bytes (control and HTML characters, U+2028, invalid UTF-8): the
+// decision document and the record are written with it.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote \" and \\", "<a href='x'>&</a>", "\x00\x01\b\f\n\r\t\x1f\x7f",
+		"é à ç", "line\u2028para\u2029", "bad \xff\xfe utf-8 \xe2\x82", "🙂"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decisionlog.AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("%q: %s, want %s", s, got[1:], want)
+		}
+	})
+}

@@ -115,13 +115,15 @@ func TestDecisionsOutliveTheEvaluation(t *testing.T) {
 	}
 }
 
-// TestCompiledAgreesWithTopdown decides every shared case, every worked
-// example of the statutory floor, and variants of each (times moved by a
-// second, a day, a month; every reason; other countries and customer
-// types; lines left out) with both evaluators, and compares the whole
-// documents.
-func TestCompiledAgreesWithTopdown(t *testing.T) {
-	e := compiledEngine(t)
+// seed is a shared case or a worked example of the statutory floor.
+type seed struct {
+	merchant, name string
+	body           []byte
+}
+
+// allSeeds is every shared case and every worked example of the floor.
+func allSeeds(t testing.TB) []seed {
+	t.Helper()
 	cases, err := tests.LoadCases()
 	if err != nil {
 		t.Fatal(err)
@@ -130,17 +132,24 @@ func TestCompiledAgreesWithTopdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type seed struct {
-		merchant, name string
-		body           []byte
-	}
-	var seeds []seed
+	var out []seed
 	for _, c := range cases {
-		seeds = append(seeds, seed{c.Merchant, c.Name, c.Request})
+		out = append(out, seed{c.Merchant, c.Name, c.Request})
 	}
 	for _, ex := range examples {
-		seeds = append(seeds, seed{ex.Merchant, ex.Name, ex.Request})
+		out = append(out, seed{ex.Merchant, ex.Name, ex.Request})
 	}
+	return out
+}
+
+// TestCompiledAgreesWithTopdown decides every shared case, every worked
+// example of the statutory floor, and variants of each (times moved by a
+// second, a day, a month; every reason; other countries and customer
+// types; lines left out) with both evaluators, and compares the whole
+// documents.
+func TestCompiledAgreesWithTopdown(t *testing.T) {
+	e := compiledEngine(t)
+	seeds := allSeeds(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	n, failed := 0, 0
 	for _, s := range seeds {

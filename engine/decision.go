@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -26,7 +27,7 @@ type Decision struct {
 	Obligations []Explained `json:"obligations"`
 	// LegalFloor is what consumer law grants for the claim beside the
 	// merchant's decision (contract section 6.4); absent in floor mode off.
-	LegalFloor map[string]any `json:"legal_floor,omitempty"`
+	LegalFloor *Floor `json:"legal_floor,omitempty"`
 	// Explanation lists the policy rules that fired, when asked for.
 	Explanation []Fired `json:"explanation,omitempty"`
 	// Duration is the engine time the decision took.
@@ -64,10 +65,7 @@ func (d *Decision) Record(req *request.Request, at time.Time, hashKey []byte) (d
 	}
 	lean := *d
 	lean.Explanation = nil
-	doc, err := json.Marshal(&lean)
-	if err != nil {
-		return decisionlog.Record{}, err
-	}
+	doc := lean.AppendJSON(make([]byte, 0, 512+len(masked)))
 	return decisionlog.Record{
 		DecisionID: d.DecisionID, Time: at.UTC(), Merchant: d.Merchant, Revision: d.Revision,
 		Outcome: d.Outcome, Remedy: d.Remedy, Currency: d.Refund.Currency, Refunded: d.Refund.Amount,
@@ -120,16 +118,18 @@ var (
 // parseDecision reads the policy's document, decoded JSON (topdown's), and
 // checks it against the contract: known outcome and remedy, at least one
 // reason, the request's currency, and no more money than was paid for the
-// claimed lines.
-func parseDecision(v any, req *request.Request) (*Decision, error) {
-	return readDecision(jsonNode{v, true}, req)
+// claimed lines. The legal_floor section is written as JSON, its rights'
+// messages in texts' versions where texts has them (nil: as the policy
+// wrote them).
+func parseDecision(v any, req *request.Request, texts map[string]string) (*Decision, error) {
+	return readDecision(jsonNode{v: v, ok: true}, req, texts)
 }
 
 // parseResult is parseDecision of the compiled evaluator's result, read
-// from its values straight into the Decision (only the legal_floor
-// section is written as JSON, the form its checks and localisation read).
-func parseResult(r ireval.Result, req *request.Request) (*Decision, error) {
-	return readDecision(r, req)
+// from its values straight into the Decision, and its legal_floor section
+// into its JSON.
+func parseResult(r ireval.Result, req *request.Request, texts map[string]string) (*Decision, error) {
+	return readDecision(r, req, texts)
 }
 
 // node is a member of a policy's document as the parser reads it: decoded
@@ -138,17 +138,25 @@ func parseResult(r ireval.Result, req *request.Request) (*Decision, error) {
 // for what is not there.
 type node[N any] interface {
 	Defined() bool
+	IsNull() bool
 	IsObject() bool
 	Get(key string) N
+	// Members is an object's number of members, if its keys are all
+	// strings, and the node Key and Value read the i-th of them from, in
+	// the order of their keys; -1 for anything else.
+	Members() (N, int)
+	Key(i int) string
+	Value(i int) N
+	AppendNumber(b []byte) ([]byte, bool) // a number's JSON text, appended
 	String() (string, bool)
-	Int() (int64, bool)     // a number whose JSON text is an int64
-	Number() (string, bool) // a number's JSON text
-	Len() int               // of a list; -1 for anything else
+	Bool() (bool, bool)
+	Int() (int64, bool) // a number whose JSON text is an int64
+	Len() int           // of a list; -1 for anything else
 	Index(i int) N
 	JSON() (any, error)
 }
 
-func readDecision[N node[N]](doc N, req *request.Request) (*Decision, error) {
+func readDecision[N node[N]](doc N, req *request.Request, texts map[string]string) (*Decision, error) {
 	if !doc.IsObject() {
 		v, _ := doc.JSON()
 		return nil, fmt.Errorf("decision is %T, not an object", v)
@@ -184,11 +192,8 @@ func readDecision[N node[N]](doc N, req *request.Request) (*Decision, error) {
 		return nil, p.err
 	}
 	if section := doc.Get("legal_floor"); section.Defined() {
-		lf, err := section.JSON()
-		if err != nil {
-			return nil, err
-		}
-		if d.LegalFloor, err = checkFloor(lf, req); err != nil {
+		var err error
+		if d.LegalFloor, err = readFloor(section, req, texts); err != nil {
 			return nil, err
 		}
 	}
@@ -203,13 +208,42 @@ func readDecision[N node[N]](doc N, req *request.Request) (*Decision, error) {
 	return d, nil
 }
 
-// jsonNode is a member of a decoded JSON document; ok: it is there.
+// jsonNode is a member of a decoded JSON document; ok: it is there. keys
+// are an object's keys sorted, once Members has read them.
 type jsonNode struct {
-	v  any
-	ok bool
+	v    any
+	ok   bool
+	keys []string
 }
 
 func (n jsonNode) Defined() bool { return n.ok }
+
+func (n jsonNode) IsNull() bool { return n.ok && n.v == nil }
+
+func (n jsonNode) Members() (jsonNode, int) {
+	m, ok := n.v.(map[string]any)
+	if !ok {
+		return n, -1
+	}
+	n.keys = slices.Sorted(maps.Keys(m))
+	return n, len(m)
+}
+
+func (n jsonNode) Key(i int) string { return n.keys[i] }
+
+func (n jsonNode) Value(i int) jsonNode {
+	return jsonNode{v: n.v.(map[string]any)[n.keys[i]], ok: true}
+}
+
+func (n jsonNode) AppendNumber(b []byte) ([]byte, bool) {
+	num, ok := n.v.(json.Number)
+	return append(b, num...), ok
+}
+
+func (n jsonNode) Bool() (bool, bool) {
+	b, ok := n.v.(bool)
+	return b, ok
+}
 
 func (n jsonNode) IsObject() bool {
 	_, ok := n.v.(map[string]any)
@@ -218,7 +252,7 @@ func (n jsonNode) IsObject() bool {
 
 func (n jsonNode) Get(key string) jsonNode {
 	v, ok := n.v.(map[string]any)[key]
-	return jsonNode{v, ok}
+	return jsonNode{v: v, ok: ok}
 }
 
 func (n jsonNode) String() (string, bool) {
@@ -235,11 +269,6 @@ func (n jsonNode) Int() (int64, bool) {
 	return i, err == nil
 }
 
-func (n jsonNode) Number() (string, bool) {
-	num, ok := n.v.(json.Number)
-	return string(num), ok
-}
-
 func (n jsonNode) Len() int {
 	if l, ok := n.v.([]any); ok {
 		return len(l)
@@ -252,7 +281,7 @@ func (n jsonNode) Index(i int) jsonNode {
 	if i < 0 || i >= len(l) {
 		return jsonNode{}
 	}
-	return jsonNode{l[i], true}
+	return jsonNode{v: l[i], ok: true}
 }
 
 func (n jsonNode) JSON() (any, error) { return n.v, nil }
@@ -304,7 +333,7 @@ func amount[N node[N]](p *parser, m N, in at, key string) int64 {
 	if i, ok := v.Int(); ok && i >= 0 {
 		return i
 	}
-	if n, ok := v.Number(); ok {
+	if n, ok := v.AppendNumber(nil); ok {
 		p.fail("%s %s is not a whole, non-negative amount", in.path(key), n)
 	} else {
 		p.fail("%s is not a number", in.path(key))
@@ -349,22 +378,26 @@ func newCatalog(doc map[string]any) (catalog, error) {
 	return c, nil
 }
 
-// localize puts the texts of lang in place of the policy's English ones,
-// where the catalog has them.
-func (c catalog) localize(d *Decision, lang string) {
-	texts := c[lang]
-	if lang == "en" || texts == nil {
-		return
+// texts is the catalog's texts in lang, nil for English (the policy's
+// own) or a language it does not have.
+func (c catalog) texts(lang string) map[string]string {
+	if lang == "en" {
+		return nil
 	}
+	return c[lang]
+}
+
+// localize puts the texts of lang in place of the policy's English ones in
+// the reasons and obligations, where the catalog has them (the legal_floor
+// section is written in lang as it is read).
+func (c catalog) localize(d *Decision, lang string) {
+	texts := c.texts(lang)
 	for _, list := range [][]Explained{d.Reasons, d.Obligations} {
 		for i := range list {
 			if t, ok := texts[list[i].Code]; ok {
 				list[i].Message = t
 			}
 		}
-	}
-	if d.LegalFloor != nil {
-		localizeFloor(d.LegalFloor, texts)
 	}
 }
 
@@ -399,14 +432,20 @@ func (e *Engine) Localize(merchantID string, doc []byte, lang string) ([]byte, e
 		fields[key], _ = json.Marshal(list)
 	}
 	if raw, ok := fields["legal_floor"]; ok {
-		var lf map[string]any
+		var lf any
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber() // amounts kept as written
 		if err := dec.Decode(&lf); err != nil {
 			return nil, fmt.Errorf("logged decision legal_floor: %w", err)
 		}
-		localizeFloor(lf, texts)
-		fields["legal_floor"], _ = json.Marshal(lf)
+		if _, ok := lf.(map[string]any); !ok {
+			return nil, errors.New("logged decision legal_floor is not an object")
+		}
+		doc, err := appendFloor(nil, jsonNode{v: lf, ok: true}, texts)
+		if err != nil {
+			return nil, fmt.Errorf("logged decision legal_floor: %w", err)
+		}
+		fields["legal_floor"] = doc
 	}
 	return json.Marshal(fields)
 }

@@ -29,7 +29,7 @@ func TestParseDecisionNamesTheField(t *testing.T) {
 			"obligations": []any{},
 		}
 	}
-	if d, err := parseDecision(good(), req); err != nil || d.Refund.Withheld[0].LineID != "l1" || d.Reasons[1].Message != "B" {
+	if d, err := parseDecision(good(), req, nil); err != nil || d.Refund.Withheld[0].LineID != "l1" || d.Reasons[1].Message != "B" {
 		t.Fatalf("a good document: %+v, %v", d, err)
 	}
 	// The compiled evaluator's result, read from its values, gives the
@@ -61,7 +61,7 @@ func TestParseDecisionNamesTheField(t *testing.T) {
 	} {
 		doc := good()
 		tc.breakIt(doc)
-		_, err := parseDecision(doc, req)
+		_, err := parseDecision(doc, req, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v, want an error with %q", err, tc.want)
 		}
@@ -90,7 +90,7 @@ func resultOf(t *testing.T, prog *ireval.Program, doc any, req *request.Request)
 	var d *Decision
 	err := prog.EvalFunc(context.Background(), map[string]any{"doc": doc}, func(r ireval.Result) error {
 		var err error
-		d, err = parseResult(r, req)
+		d, err = parseResult(r, req, nil)
 		return err
 	})
 	return d, err
@@ -98,9 +98,46 @@ func resultOf(t *testing.T, prog *ireval.Program, doc any, req *request.Request)
 
 func mustParse(t *testing.T, doc any, req *request.Request) *Decision {
 	t.Helper()
-	d, err := parseDecision(doc, req)
+	d, err := parseDecision(doc, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestAppendNodeWritesTheJSON: a value of the compiled evaluator's result,
+// or of topdown's decoded JSON, is written as encoding/json writes that
+// JSON: null, booleans, numbers as their text, escaped strings, members
+// sorted, sets as sorted arrays, and an object with a key that is not a
+// string from its JSON.
+func TestAppendNodeWritesTheJSON(t *testing.T) {
+	src := "package v\n\nd := {\"z\": [null, true, false, 1.5, -0, 100000000000000000000, \"<é\\n>\"], \"a\": {\"y\", \"x\"}, \"m\": {1: \"one\", \"k\": {}}, \"e\": []}\n"
+	c := ast.MustCompileModulesWithOpts(map[string]string{"v.rego": src}, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	prog, err := planCompiled(context.Background(), c, inmem.New(), ast.MustParseRef("data.v.d"), map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = prog.EvalFunc(context.Background(), map[string]any{}, func(r ireval.Result) error {
+		doc, err := r.JSON()
+		if err != nil {
+			return err
+		}
+		want, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		for name, got := range map[string]func() ([]byte, error){
+			"compiled": func() ([]byte, error) { return appendNode(nil, r, nil) },
+			"decoded":  func() ([]byte, error) { return appendNode(nil, jsonNode{v: doc, ok: true}, nil) },
+		} {
+			b, err := got()
+			if err != nil || string(b) != string(want) {
+				t.Errorf("%s: %s, %v; want %s", name, b, err, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

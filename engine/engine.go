@@ -347,7 +347,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 				return errUndefined
 			}
 			var err error
-			d, err = parseResult(r, req)
+			d, err = parseResult(r, req, m.messages.texts(opts.Lang))
 			return err
 		})
 		if err != nil {
@@ -370,7 +370,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 			return nil, &PolicyError{Merchant: merchantID, Err: errUndefined}
 		}
-		if d, err = parseDecision(rs[0].Expressions[0].Value, req); err != nil {
+		if d, err = parseDecision(rs[0].Expressions[0].Value, req, m.messages.texts(opts.Lang)); err != nil {
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
 		}
 	}

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
+	"github.com/refundd/refundd/decisionlog"
 	"github.com/refundd/refundd/request"
 )
 
@@ -20,72 +23,177 @@ var (
 	floorJurisdiction = []string{"FR", "BR"}
 )
 
-// checkFloor checks the decision's legal_floor section: known mode,
-// jurisdiction, statuses, comparisons and codes with texts, and no grant
-// or shortfall above what was paid (the claimed lines, or a subscription's
-// last payment).
-func checkFloor(raw any, req *request.Request) (map[string]any, error) {
-	lf, ok := raw.(map[string]any)
-	if !ok {
+// Floor is a decision's legal_floor section (contract section 6.4). It is
+// kept as the JSON it is answered and logged as, written once, in the
+// decision's language, as it is read from the policy's result; Mode and
+// Comparison are what the server counts decisions by.
+type Floor struct {
+	Mode, Comparison string
+	doc              []byte
+}
+
+// MarshalJSON gives the section's JSON: compact, members sorted by key.
+func (f *Floor) MarshalJSON() ([]byte, error) { return f.doc, nil }
+
+// UnmarshalJSON keeps a section read back from a decision document.
+func (f *Floor) UnmarshalJSON(b []byte) error {
+	var top struct{ Mode, Comparison string }
+	if err := json.Unmarshal(b, &top); err != nil {
+		return err
+	}
+	var doc bytes.Buffer
+	if err := json.Compact(&doc, b); err != nil {
+		return err
+	}
+	f.Mode, f.Comparison, f.doc = top.Mode, top.Comparison, doc.Bytes()
+	return nil
+}
+
+// Doc is the section decoded, its numbers as json.Number.
+func (f *Floor) Doc() (map[string]any, error) {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(f.doc))
+	dec.UseNumber()
+	return doc, dec.Decode(&doc)
+}
+
+// readFloor checks the decision's legal_floor section (known mode,
+// jurisdiction, statuses, comparisons, codes with texts, and no grant or
+// shortfall above what was paid: the claimed lines, or a subscription's
+// last payment) and writes it, each right's message in texts' version
+// where texts has one for its code.
+func readFloor[N node[N]](lf N, req *request.Request, texts map[string]string) (*Floor, error) {
+	if !lf.IsObject() {
 		return nil, errors.New("legal_floor is not an object")
 	}
 	ceiling := max(req.Claimed, lastPayment(req))
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("legal_floor."+format, args...)) }
-	oneOf := func(m map[string]any, in at, key string, allowed []string) {
-		if s, _ := m[key].(string); !slices.Contains(allowed, s) {
-			bad("%s %v is not one of %v", in.path(key), m[key], allowed)
+	oneOf := func(m N, in at, key string, allowed []string) string {
+		s, _ := m.Get(key).String()
+		if !slices.Contains(allowed, s) {
+			bad("%s %v is not one of %v", in.path(key), shown(m.Get(key)), allowed)
+		}
+		return s
+	}
+	amount := func(m N, in at, key string) {
+		if i, ok := m.Get(key).Int(); !ok || i < 0 || i > ceiling {
+			bad("%s %v is not an amount from 0 to the %d paid", in.path(key), shown(m.Get(key)), ceiling)
 		}
 	}
-	amount := func(m map[string]any, in at, key string) {
-		n, ok := m[key].(json.Number)
-		i, err := strconv.ParseInt(string(n), 10, 64)
-		if !ok || err != nil || i < 0 || i > ceiling {
-			bad("%s %v is not an amount from 0 to the %d paid", in.path(key), m[key], ceiling)
-		}
-	}
-	if v, _ := lf["version"].(string); v == "" {
+	if v, _ := lf.Get("version").String(); v == "" {
 		bad("version is missing")
 	}
-	oneOf(lf, top, "mode", floorModes)
-	if j := lf["jurisdiction"]; j != nil {
+	f := &Floor{Mode: oneOf(lf, top, "mode", floorModes)}
+	if j := lf.Get("jurisdiction"); j.Defined() && !j.IsNull() {
 		oneOf(lf, top, "jurisdiction", floorJurisdiction)
 	}
-	oneOf(lf, top, "comparison", floorComparisons)
+	f.Comparison = oneOf(lf, top, "comparison", floorComparisons)
 	amount(lf, top, "shortfall")
-	rights, ok := lf["rights"].([]any)
-	if !ok {
+	rights := lf.Get("rights")
+	if rights.Len() < 0 {
 		bad("rights is not a list")
 	}
-	for i, it := range rights {
-		r, _ := it.(map[string]any)
-		in := at{list: "rights", i: i}
-		if r == nil {
+	for i := range rights.Len() {
+		r, in := rights.Index(i), at{list: "rights", i: i}
+		if !r.IsObject() {
 			bad("rights[%d] is not an object", i)
 			continue
 		}
-		oneOf(r, in, "right", floorRights)
-		oneOf(r, in, "status", floorStatuses)
+		right := oneOf(r, in, "right", floorRights)
+		status := oneOf(r, in, "status", floorStatuses)
 		oneOf(r, in, "comparison", floorComparisons)
-		right, _ := r["right"].(string)
-		status, _ := r["status"].(string)
 		want := "floor_" + right
 		if status != "applies" {
 			want += "_" + status
 		}
-		if c, _ := r["code"].(string); c != want {
+		if c, _ := r.Get("code").String(); c != want {
 			bad("%s %q is not %q, the code of its right and status", in.path("code"), c, want)
 		}
-		if m, _ := r["message"].(string); m == "" {
+		if m, _ := r.Get("message").String(); m == "" {
 			bad("%s is missing", in.path("message"))
 		}
-		if g, ok := r["grants"].(map[string]any); ok {
+		if g := r.Get("grants"); g.IsObject() {
 			in.sub = "grants."
 			amount(g, in, "amount")
 			oneOf(g, in, "amount_kind", floorAmountKinds)
 		}
 	}
-	return lf, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	buf := floorBuffers.Get().(*[]byte)
+	defer floorBuffers.Put(buf)
+	doc, err := appendFloor((*buf)[:0], lf, texts)
+	if err != nil {
+		return nil, fmt.Errorf("legal_floor: %w", err)
+	}
+	*buf = doc
+	f.doc = bytes.Clone(doc)
+	return f, nil
+}
+
+// floorBuffers hold the sections being written, each then copied at its
+// size.
+var floorBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendFloor appends the legal_floor section lf as JSON, each right's
+// message in texts' version where texts has one for its code.
+func appendFloor[N node[N]](b []byte, lf N, texts map[string]string) ([]byte, error) {
+	var localized func(r N, key string) (string, bool)
+	if len(texts) > 0 {
+		localized = func(r N, key string) (string, bool) {
+			if key != "message" {
+				return "", false
+			}
+			code, _ := r.Get("code").String()
+			t := texts[code]
+			return t, t != ""
+		}
+	}
+	obj, n := lf.Members()
+	if n < 0 {
+		doc, err := lf.JSON()
+		if err != nil {
+			return b, err
+		}
+		if _, ok := doc.(map[string]any); !ok {
+			return b, errors.New("not an object")
+		}
+		return appendFloor(b, jsonNode{v: doc, ok: true}, texts)
+	}
+	b = append(b, '{')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		key, v := obj.Key(i), obj.Value(i)
+		b = append(decisionlog.AppendString(b, key), ':')
+		var err error
+		if key != "rights" || localized == nil || v.Len() < 0 {
+			if b, err = appendNode(b, v, nil); err != nil {
+				return b, err
+			}
+			continue
+		}
+		b = append(b, '[')
+		for j := range v.Len() {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendNode(b, v.Index(j), localized); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// shown is a member as an error message shows it: its JSON value.
+func shown[N node[N]](v N) any {
+	doc, _ := v.JSON()
+	return doc
 }
 
 // lastPayment is subscription.last_payment_amount, 0 when absent.
@@ -97,15 +205,4 @@ func lastPayment(req *request.Request) int64 {
 	}
 	i, _ := strconv.ParseInt(string(n), 10, 64)
 	return i
-}
-
-// localizeFloor puts texts' versions of the rights' messages in place.
-func localizeFloor(lf map[string]any, texts map[string]string) {
-	rights, _ := lf["rights"].([]any)
-	for _, it := range rights {
-		r, _ := it.(map[string]any)
-		if code, _ := r["code"].(string); texts[code] != "" {
-			r["message"] = texts[code]
-		}
-	}
 }

@@ -88,7 +88,14 @@ func TestFloorModes(t *testing.T) {
 			if tc.mode == "off" && d.LegalFloor != nil {
 				t.Error("mode off: a legal_floor section")
 			}
-			kept, _ := d.LegalFloor["merchant_decision"].(map[string]any)
+			var kept map[string]any
+			if d.LegalFloor != nil {
+				doc, err := d.LegalFloor.Doc()
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept, _ = doc["merchant_decision"].(map[string]any)
+			}
 			if (kept != nil) != tc.kept || (kept != nil && kept["outcome"] != "deny") {
 				t.Errorf("merchant_decision %v, want kept %v", kept, tc.kept)
 			}
@@ -110,7 +117,11 @@ func TestFloorInFrench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	right := d.LegalFloor["rights"].([]any)[0].(map[string]any)
+	doc, err := d.LegalFloor.Doc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := doc["rights"].([]any)[0].(map[string]any)
 	if msg, _ := right["message"].(string); !strings.Contains(msg, "rétractation") {
 		t.Errorf("French message %q", msg)
 	}

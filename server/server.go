@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
@@ -214,16 +213,12 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		}
 		if s.metrics != nil {
 			s.metrics.ObserveDecision(merchant, d.Outcome, d.Remedy, d.Refund.Currency, d.Refund.Amount, d.Duration.Seconds())
-			if comparison, ok := d.LegalFloor["comparison"].(string); ok {
-				mode, _ := d.LegalFloor["mode"].(string)
-				s.metrics.ObserveFloor(merchant, comparison, mode)
+			if d.LegalFloor != nil {
+				s.metrics.ObserveFloor(merchant, d.LegalFloor.Comparison, d.LegalFloor.Mode)
 			}
 		}
 		if out == nil || explain {
-			if out, err = json.Marshal(d); err != nil {
-				s.fail(c, merchant, err)
-				return
-			}
+			out = d.AppendJSON(nil)
 		}
 		if dataAPI {
 			out = append(append(append([]byte(`{"result":`), out...), `,"decision_id":"`...), d.DecisionID+`"}`...)

@@ -26,6 +26,52 @@ func (r Result) Get(key string) Result {
 	return Result{}
 }
 
+// IsNull tells whether r is null.
+func (r Result) IsNull() bool {
+	_, ok := r.v.(null)
+	return ok
+}
+
+// Bool is r's value when r is a boolean.
+func (r Result) Bool() (bool, bool) {
+	b, ok := r.v.(bool)
+	return b, ok
+}
+
+// Members is r's number of members when r is an object whose keys are
+// all strings (Key and Value read them, in the order of their keys, their
+// JSON's order); -1 for anything else (an object with other keys has
+// them in another order in its JSON, which writes each as its text).
+func (r Result) Members() (Result, int) {
+	o, ok := r.v.(*object)
+	if !ok {
+		return r, -1
+	}
+	for _, k := range o.keys {
+		if _, ok := k.(string); !ok {
+			return r, -1
+		}
+	}
+	return r, len(o.keys)
+}
+
+// Key is the key of r's i-th member (Members).
+func (r Result) Key(i int) string { return r.v.(*object).keys[i].(string) }
+
+// Value is r's i-th member (Members).
+func (r Result) Value(i int) Result { return Result{r.v.(*object).vals[i]} }
+
+// AppendNumber appends r's JSON text when r is a number.
+func (r Result) AppendNumber(b []byte) ([]byte, bool) {
+	switch n := r.v.(type) {
+	case int64:
+		return strconv.AppendInt(b, n, 10), true
+	case ast.Number:
+		return append(b, n...), true
+	}
+	return b, false
+}
+
 // IsObject tells whether r is an object.
 func (r Result) IsObject() bool {
 	_, ok := r.v.(*object)
@@ -49,17 +95,6 @@ func (r Result) Int() (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
-}
-
-// Number is the JSON text of r when r is a number.
-func (r Result) Number() (string, bool) {
-	switch n := r.v.(type) {
-	case int64:
-		return strconv.FormatInt(n, 10), true
-	case ast.Number:
-		return string(n), true
-	}
-	return "", false
 }
 
 // Len is the number of elements of an array or a set (whose JSON is an

@@ -11,10 +11,12 @@ import (
 )
 
 // TestResultReadsAsJSON: what a Result reads is what its JSON holds: an
-// object's members by name, a set's elements in the order of its JSON
-// array, integers as ParseInt reads their JSON text, nothing out of range.
+// object's members by name, and in the order of their keys (an object
+// with a key that is not a string is read only as JSON), a set's elements
+// in the order of its JSON array, integers as ParseInt reads their JSON
+// text, nothing out of range.
 func TestResultReadsAsJSON(t *testing.T) {
-	v, ok := fromAST(ast.MustParseTerm(`{"s": "x", "n": 7, "f": 1.5, "big": 100000000000000000000, "set": {"b", "a", "c"}, "arr": [3, {"k": "v"}], "obj": {"k": 1}, "null": null, "negzero": -0}`).Value)
+	v, ok := fromAST(ast.MustParseTerm(`{"s": "x", "n": 7, "f": 1.5, "big": 100000000000000000000, "set": {"b", "a", "c"}, "arr": [3, {"k": "v"}], "obj": {"k": 1, "a": [true]}, "null": null, "negzero": -0, "t": true, "odd": {1: "one"}}`).Value)
 	if !ok {
 		t.Fatal("not a value")
 	}
@@ -29,7 +31,7 @@ func TestResultReadsAsJSON(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %v, %v; want %v", key, got, err, want)
 		}
-		if text, ok := r.Get(key).Number(); ok != isJSONNumber(want) || text != fmt.Sprint(want) && ok {
+		if text, ok := r.Get(key).AppendNumber(nil); ok != isJSONNumber(want) || string(text) != fmt.Sprint(want) && ok {
 			t.Errorf("%s as a number: %q, %v", key, text, ok)
 		}
 		if _, isMap := want.(map[string]any); r.Get(key).IsObject() != isMap {
@@ -42,6 +44,26 @@ func TestResultReadsAsJSON(t *testing.T) {
 			}
 		} else if _, ok := r.Get(key).Int(); ok {
 			t.Errorf("%s read as an integer", key)
+		}
+		if r.Get(key).IsNull() != (want == nil) {
+			t.Errorf("%s is null: %v", key, want != nil)
+		}
+		if b, ok := r.Get(key).Bool(); ok != (want == true || want == false) || ok && b != want {
+			t.Errorf("%s as a boolean: %v, %v", key, b, ok)
+		}
+		obj, n := r.Get(key).Members()
+		if m, ok := want.(map[string]any); ok && key != "odd" {
+			if n != len(m) {
+				t.Errorf("%s: %d members, want %d", key, n, len(m))
+			}
+			for i := range n {
+				got, _ := obj.Value(i).JSON()
+				if i > 0 && obj.Key(i-1) >= obj.Key(i) || !reflect.DeepEqual(got, m[obj.Key(i)]) {
+					t.Errorf("%s's member %d: %s: %v, want %v, in the order of the keys", key, i, obj.Key(i), got, m[obj.Key(i)])
+				}
+			}
+		} else if n != -1 {
+			t.Errorf("%s: %d members, want none (not an object of string keys)", key, n)
 		}
 		if s, ok := want.(string); ok {
 			if got, ok := r.Get(key).String(); !ok || got != s {

@@ -78,11 +78,10 @@ withdrawal(req, cfg) := {
 
 # METADATA
 # description: The withdrawal right once its start event is known.
-dated_withdrawal(req, cfg) := with_status(req, base, status(submitted, inf, p, extended, exc), exc) if {
+dated_withdrawal(req, cfg) := with_status(req, base, status(submitted, inf, p, exc), exc) if {
 	inf := info(req, cfg)
 	initial := periods.after(periods.local_date(facts.ns(withdrawal_start(req)), law.time_zone), law.withdrawal_days, law.holidays, true)
-	extended := periods.ending(periods.add_months(initial.last_day, law.withdrawal_extension_months), law.holidays, true)
-	p := period(inf, initial, extended)
+	p := period(inf, initial)
 	submitted := periods.local_date(facts.ns(req.claim.submitted_at), law.time_zone)
 	exc := exception(req, cfg)
 	base := {"right": "withdrawal", "invoked": invoked_withdrawal(req), "window": window(req, p), "basis": basis(p)}
@@ -93,6 +92,12 @@ dated_withdrawal(req, cfg) := with_status(req, base, status(submitted, inf, p, e
 withdrawal_start(req) := req.order.delivered_at if goods(req)
 
 else := req.order.placed_at
+
+# METADATA
+# description: |
+#   The initial period extended by 12 months (L221-20), counted only where
+#   a rule needs it: most claims fall within the initial period.
+extended(initial) := periods.ending(periods.add_months(initial.last_day, law.withdrawal_extension_months), law.holidays, true)
 
 # METADATA
 # description: 14 days from the day the information was given late.
@@ -114,15 +119,15 @@ info(req, cfg) := {"state": "given", "at": req.order.withdrawal_info_given_at} i
 #   The period that applies - the initial one when the information was
 #   given by its end (or is unknown), else the extended one, cut to 14 days
 #   after late information when that is earlier (L221-20).
-period(inf, initial, extended) := object.union(initial, {"extended": false}) if {
+period(inf, initial) := object.union(initial, {"extended": false}) if {
 	inf.state == "given"
 	not inf.at
 } else := object.union(initial, {"extended": false}) if {
 	inf.state == "given"
 	periods.within(inf.at, initial.last_day, law.time_zone)
-} else := object.union(earlier(extended, late_period(inf.at)), {"extended": true}) if {
+} else := object.union(earlier(extended(initial), late_period(inf.at)), {"extended": true}) if {
 	inf.state == "given"
-} else := object.union(extended, {"extended": true}) if {
+} else := object.union(extended(initial), {"extended": true}) if {
 	inf.state == "not_given"
 } else := object.union(initial, {"extended": false})
 
@@ -144,9 +149,10 @@ else := law.basis.withdrawal
 
 # METADATA
 # description: The withdrawal status and the facts it misses, from the local date of the claim.
-status(submitted, inf, p, extended, exc) := {"status": "outside_window", "missing": []} if {
+status(submitted, inf, p, exc) := {"status": "outside_window", "missing": []} if {
 	inf.state == "unknown"
-	submitted > extended.last_day
+	submitted > p.last_day # p is the initial period, which ends before the extended one
+	submitted > extended(p).last_day
 } else := {"status": "outside_window", "missing": []} if {
 	inf.state != "unknown"
 	submitted > p.last_day

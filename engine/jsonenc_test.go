@@ -13,7 +13,8 @@ import (
 // one pass, is byte for byte what encoding/json writes for the same
 // decision with its legal_floor section as a map (the form it had before
 // it was written as it is read): for every shared case and floor example,
-// with each evaluator, in English and in French, and with an explanation.
+// with each evaluator, in English and in French, and with an explanation;
+// and a document read back into a Decision is written the same.
 func TestAppendJSONIsEncodingJSON(t *testing.T) {
 	e := compiledEngine(t)
 	seeds := allSeeds(t)
@@ -34,6 +35,11 @@ func TestAppendJSONIsEncodingJSON(t *testing.T) {
 			}
 			if std, _ := json.Marshal(d); !bytes.Equal(std, want) {
 				t.Fatalf("%s %+v: json.Marshal of the decision\n got %s\nwant %s", c.merchant, opts, std, want)
+			}
+			var back engine.Decision // read back, it is written the same
+			if err := json.Unmarshal(got, &back); err != nil || !bytes.Equal(back.AppendJSON(nil), got) ||
+				d.LegalFloor != nil && (back.LegalFloor.Mode != d.LegalFloor.Mode || back.LegalFloor.Comparison != d.LegalFloor.Comparison) {
+				t.Fatalf("%s %+v: read back: %v\n%s", c.merchant, opts, err, back.AppendJSON(nil))
 			}
 			if d.LegalFloor != nil {
 				floors++

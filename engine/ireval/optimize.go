@@ -135,7 +135,7 @@ func (c *compiler) optimize(blocks []*ir.Block, keep []ir.Local, defined int, ex
 // every once-only assignment to a local that no path can have set before
 // it made a plain copy (the planner assigns a rule's value, and a
 // function's result, once-only into a local just reset), which copy
-// propagation then removes. Which locals may be set at a statement: those
+// propagation then removes, and every reset of such a local dropped. Which locals may be set at a statement: those
 // set before it in its block, unless reset since, and at the start of a
 // block those that may be set there, with everything a preceding block
 // of the same run (a BlockStmt's, a function's) sets, and for a loop's
@@ -160,16 +160,18 @@ func onceRun(blocks []*ir.Block, maybe map[ir.Local]bool) []*ir.Block {
 }
 
 func onceBlock(b *ir.Block, maybe map[ir.Local]bool) *ir.Block {
-	stmts := make([]ir.Stmt, len(b.Stmts))
-	for i, st := range b.Stmts {
+	stmts := make([]ir.Stmt, 0, len(b.Stmts))
+	for _, st := range b.Stmts {
 		switch s := st.(type) {
 		case *ir.AssignVarOnceStmt:
 			if !maybe[s.Target] {
 				st = &ir.AssignVarStmt{Source: s.Source, Target: s.Target}
 			}
 		case *ir.ResetLocalStmt:
-			stmts[i] = st
-			delete(maybe, s.Target)
+			if maybe[s.Target] { // else it is undefined already
+				stmts = append(stmts, st)
+				delete(maybe, s.Target)
+			}
 			continue
 		case *ir.BlockStmt:
 			c := clone(s).(*ir.BlockStmt)
@@ -186,7 +188,7 @@ func onceBlock(b *ir.Block, maybe map[ir.Local]bool) *ir.Block {
 			c.Block = onceBlock(s.Block, body)
 			st = c
 		}
-		stmts[i] = st
+		stmts = append(stmts, st)
 		setAnywhere([]ir.Stmt{st}, maybe)
 	}
 	return &ir.Block{Stmts: stmts}

@@ -52,17 +52,13 @@ func newInliner(funcs map[string]*function, plan []*ir.Block) *inliner {
 func (in *inliner) count(blocks []*ir.Block, loop bool) {
 	for _, b := range blocks {
 		for _, st := range b.Stmts {
-			switch st := st.(type) {
-			case *ir.CallStmt:
-				in.calls[st.Func]++
-				in.looped[st.Func] = in.looped[st.Func] || loop
-			case *ir.BlockStmt:
-				in.count(st.Blocks, loop)
-			case *ir.NotStmt:
-				in.count([]*ir.Block{st.Block}, loop)
-			case *ir.ScanStmt:
-				in.count([]*ir.Block{st.Block}, true)
+			if call, ok := st.(*ir.CallStmt); ok {
+				in.calls[call.Func]++
+				in.looped[call.Func] = in.looped[call.Func] || loop
 			}
+			_, isScan := st.(*ir.ScanStmt)
+			bs, _ := inner(st)
+			in.count(bs, loop || isScan)
 		}
 	}
 }
@@ -85,21 +81,14 @@ func (in *inliner) inlined(fn *function) bool {
 // in a function, stays within the function.
 func breaksStay(stmts []ir.Stmt, depth int) bool {
 	for _, st := range stmts {
-		ok := true
-		switch st := st.(type) {
-		case *ir.BreakStmt:
-			ok = int(st.Index) < depth
-		case *ir.BlockStmt:
-			for _, b := range st.Blocks {
-				ok = ok && breaksStay(b.Stmts, depth+1)
-			}
-		case *ir.NotStmt:
-			ok = breaksStay(st.Block.Stmts, depth+1)
-		case *ir.ScanStmt:
-			ok = breaksStay(st.Block.Stmts, depth+2) // a break of 0 goes to the next element, 1 leaves
-		}
-		if !ok {
+		if br, ok := st.(*ir.BreakStmt); ok && int(br.Index) >= depth {
 			return false
+		}
+		bs, deeper := inner(st)
+		for _, b := range bs {
+			if !breaksStay(b.Stmts, depth+deeper) {
+				return false
+			}
 		}
 	}
 	return true
@@ -201,21 +190,12 @@ func returnsEarly(blocks []*ir.Block) bool {
 	var within func(stmts []ir.Stmt) bool
 	within = func(stmts []ir.Stmt) bool {
 		for _, st := range stmts {
-			switch st := st.(type) {
-			case *ir.ReturnLocalStmt:
+			if _, ok := st.(*ir.ReturnLocalStmt); ok {
 				return true
-			case *ir.BlockStmt:
-				for _, b := range st.Blocks {
-					if within(b.Stmts) {
-						return true
-					}
-				}
-			case *ir.NotStmt:
-				if within(st.Block.Stmts) {
-					return true
-				}
-			case *ir.ScanStmt:
-				if within(st.Block.Stmts) {
+			}
+			bs, _ := inner(st)
+			for _, b := range bs {
+				if within(b.Stmts) {
 					return true
 				}
 			}
@@ -242,23 +222,15 @@ func returnsEarly(blocks []*ir.Block) bool {
 func returns(b *ir.Block, ret ir.Local, depth int) *ir.Block {
 	out := &ir.Block{Stmts: make([]ir.Stmt, 0, len(b.Stmts))}
 	for _, st := range b.Stmts {
-		switch s := st.(type) {
-		case *ir.ReturnLocalStmt:
+		if r, ok := st.(*ir.ReturnLocalStmt); ok {
 			out.Stmts = append(out.Stmts,
-				&ir.AssignVarStmt{Source: ir.Operand{Value: s.Source}, Target: ret},
+				&ir.AssignVarStmt{Source: ir.Operand{Value: r.Source}, Target: ret},
 				&ir.BreakStmt{Index: uint32(depth)})
 			continue
-		case *ir.BlockStmt:
-			c := clone(s).(*ir.BlockStmt)
-			nested(c, func(b *ir.Block) *ir.Block { return returns(b, ret, depth+1) })
-			st = c
-		case *ir.NotStmt:
-			c := clone(s).(*ir.NotStmt)
-			c.Block = returns(c.Block, ret, depth+1)
-			st = c
-		case *ir.ScanStmt:
-			c := clone(s).(*ir.ScanStmt)
-			c.Block = returns(c.Block, ret, depth+2)
+		}
+		if _, deeper := inner(st); deeper > 0 {
+			c := clone(st)
+			nested(c, func(b *ir.Block) *ir.Block { return returns(b, ret, depth+deeper) })
 			st = c
 		}
 		out.Stmts = append(out.Stmts, st)

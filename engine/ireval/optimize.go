@@ -194,44 +194,16 @@ func onceBlock(b *ir.Block, maybe map[ir.Local]bool) *ir.Block {
 	return &ir.Block{Stmts: stmts}
 }
 
-// setAnywhere adds to set the locals stmts, or a statement within them,
-// set or change.
-func setAnywhere(stmts []ir.Stmt, set map[ir.Local]bool) {
-	for _, st := range stmts {
-		if t, ok := sets(st); ok {
-			set[t] = true
-		}
-		switch st := st.(type) {
-		case *ir.BlockStmt:
-			for _, b := range st.Blocks {
-				setAnywhere(b.Stmts, set)
-			}
-		case *ir.NotStmt:
-			setAnywhere(st.Block.Stmts, set)
-		case *ir.ScanStmt:
-			set[st.Key], set[st.Value] = true, true
-			setAnywhere(st.Block.Stmts, set)
-		}
-	}
-}
-
 // walkable tells whether every statement of b is one the passes know.
 func walkable(b *ir.Block) bool {
 	for _, st := range b.Stmts {
-		switch st := st.(type) {
-		case *ir.BlockStmt:
-			for _, nb := range st.Blocks {
+		switch st.(type) {
+		case *ir.BlockStmt, *ir.NotStmt, *ir.ScanStmt:
+			bs, _ := inner(st)
+			for _, nb := range bs {
 				if !walkable(nb) {
 					return false
 				}
-			}
-		case *ir.NotStmt:
-			if !walkable(st.Block) {
-				return false
-			}
-		case *ir.ScanStmt:
-			if !walkable(st.Block) {
-				return false
 			}
 		case *ir.AssignVarStmt, *ir.AssignVarOnceStmt, *ir.CallStmt, *ir.DotStmt,
 			*ir.ObjectInsertStmt, *ir.ObjectInsertOnceStmt, *ir.EqualStmt, *ir.NotEqualStmt,
@@ -257,15 +229,12 @@ func highest(b *ir.Block) int {
 		if l, ok := sets(st); ok {
 			h = max(h, int(l))
 		}
-		switch st := st.(type) {
-		case *ir.BlockStmt:
-			for _, nb := range st.Blocks {
-				h = max(h, highest(nb))
-			}
-		case *ir.NotStmt:
-			h = max(h, highest(st.Block))
-		case *ir.ScanStmt:
-			h = max(h, int(st.Key), int(st.Value), highest(st.Block))
+		if sc, ok := st.(*ir.ScanStmt); ok {
+			h = max(h, int(sc.Key), int(sc.Value))
+		}
+		bs, _ := inner(st)
+		for _, nb := range bs {
+			h = max(h, highest(nb))
 		}
 	}
 	return h
@@ -302,38 +271,24 @@ func writesOperand(st ir.Stmt, o ir.Operand) bool {
 	return ok && writes(st, l)
 }
 
-// writes tells whether st, or a statement within it, sets or changes l.
+// writes tells whether st, or a statement within it, sets or changes l
+// (a scan sets its key and value).
 func writes(st ir.Stmt, l ir.Local) bool {
-	switch st := st.(type) {
-	case *ir.BlockStmt:
-		for _, b := range st.Blocks {
-			for _, s := range b.Stmts {
-				if writes(s, l) {
-					return true
-				}
-			}
-		}
-		return false
-	case *ir.NotStmt:
-		for _, s := range st.Block.Stmts {
-			if writes(s, l) {
-				return true
-			}
-		}
-		return false
-	case *ir.ScanStmt:
-		if st.Key == l || st.Value == l {
-			return true
-		}
-		for _, s := range st.Block.Stmts {
-			if writes(s, l) {
-				return true
-			}
-		}
-		return false
+	if t, ok := sets(st); ok && t == l {
+		return true
 	}
-	t, ok := sets(st)
-	return ok && t == l
+	if sc, ok := st.(*ir.ScanStmt); ok && (sc.Key == l || sc.Value == l) {
+		return true
+	}
+	bs, _ := inner(st)
+	for _, b := range bs {
+		for _, s := range b.Stmts {
+			if writes(s, l) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sets is the local a statement that is not a block sets or changes.
@@ -437,6 +392,39 @@ func nested(st ir.Stmt, f func(*ir.Block) *ir.Block) {
 		st.Block = f(st.Block)
 	case *ir.ScanStmt:
 		st.Block = f(st.Block)
+	}
+}
+
+// inner is the blocks nested in st (a BlockStmt's, a not's, a scan's
+// body), and how many break targets deeper than st each one's statements
+// are: a scan's body is two (a break of 0 goes on with the next element,
+// 1 leaves the loop).
+func inner(st ir.Stmt) ([]*ir.Block, int) {
+	switch st := st.(type) {
+	case *ir.BlockStmt:
+		return st.Blocks, 1
+	case *ir.NotStmt:
+		return []*ir.Block{st.Block}, 1
+	case *ir.ScanStmt:
+		return []*ir.Block{st.Block}, 2
+	}
+	return nil, 0
+}
+
+// setAnywhere adds to set the locals stmts, or a statement within them,
+// set or change (a scan sets its key and value).
+func setAnywhere(stmts []ir.Stmt, set map[ir.Local]bool) {
+	for _, st := range stmts {
+		if t, ok := sets(st); ok {
+			set[t] = true
+		}
+		if sc, ok := st.(*ir.ScanStmt); ok {
+			set[sc.Key], set[sc.Value] = true, true
+		}
+		bs, _ := inner(st)
+		for _, b := range bs {
+			setAnywhere(b.Stmts, set)
+		}
 	}
 }
 

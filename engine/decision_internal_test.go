@@ -141,3 +141,43 @@ func TestAppendNodeWritesTheJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFloorWithOddKeysIsLocalised: a legal_floor right with a key that is
+// not a string is written, and localised, from the compiled evaluator's
+// result as from its JSON (topdown's form).
+func TestFloorWithOddKeysIsLocalised(t *testing.T) {
+	src := `package v
+
+d := {"outcome": "deny", "remedy": "none", "refund": {"amount": 0, "currency": "EUR", "withheld": []},
+	"reasons": [{"code": "r", "message": "R"}], "obligations": [],
+	"legal_floor": {"version": "1", "mode": "report", "jurisdiction": null, "comparison": "meets", "shortfall": 0,
+		"rights": [{"right": "withdrawal", "status": "applies", "comparison": "meets", "code": "floor_withdrawal", "message": "en", 7: "odd"}]}}
+`
+	c := ast.MustCompileModulesWithOpts(map[string]string{"v.rego": src}, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	prog, err := planCompiled(context.Background(), c, inmem.New(), ast.MustParseRef("data.v.d"), map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &request.Request{Currency: "EUR", Claimed: 100}
+	texts := map[string]string{"floor_withdrawal": "fr"}
+	err = prog.EvalFunc(context.Background(), map[string]any{}, func(r ireval.Result) error {
+		got, err := parseResult(r, req, texts)
+		if err != nil {
+			return err
+		}
+		doc, _ := r.JSON()
+		want, err := parseDecision(doc, req, texts)
+		if err != nil {
+			return err
+		}
+		g, _ := got.LegalFloor.MarshalJSON()
+		w, _ := want.LegalFloor.MarshalJSON()
+		if string(g) != string(w) || !strings.Contains(string(g), `"message":"fr"`) || !strings.Contains(string(g), `"7":"odd"`) {
+			t.Errorf("compiled %s\nJSON     %s", g, w)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -66,6 +66,13 @@ func readFloor[N node[N]](lf N, req *request.Request, texts map[string]string) (
 	if !lf.IsObject() {
 		return nil, errors.New("legal_floor is not an object")
 	}
+	if !stringKeyed(lf) { // read as its JSON, which topdown gives
+		doc, err := lf.JSON()
+		if err != nil {
+			return nil, err
+		}
+		return readFloor(jsonNode{v: doc, ok: true}, req, texts)
+	}
 	ceiling := max(req.Claimed, lastPayment(req))
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("legal_floor."+format, args...)) }
@@ -140,54 +147,54 @@ var floorBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // appendFloor appends the legal_floor section lf as JSON, each right's
 // message in texts' version where texts has one for its code.
 func appendFloor[N node[N]](b []byte, lf N, texts map[string]string) ([]byte, error) {
-	var localized func(r N, key string) (string, bool)
-	if len(texts) > 0 {
-		localized = func(r N, key string) (string, bool) {
-			if key != "message" {
-				return "", false
-			}
-			code, _ := r.Get("code").String()
-			t := texts[code]
-			return t, t != ""
-		}
+	if len(texts) == 0 {
+		return appendNode(b, lf, nil)
 	}
-	obj, n := lf.Members()
-	if n < 0 {
-		doc, err := lf.JSON()
-		if err != nil {
-			return b, err
+	message := func(b []byte, right N, key string, _ N) ([]byte, bool, error) {
+		if key != "message" {
+			return b, false, nil
 		}
-		if _, ok := doc.(map[string]any); !ok {
-			return b, errors.New("not an object")
+		code, _ := right.Get("code").String()
+		if t := texts[code]; t != "" {
+			return decisionlog.AppendString(b, t), true, nil
 		}
-		return appendFloor(b, jsonNode{v: doc, ok: true}, texts)
+		return b, false, nil
 	}
-	b = append(b, '{')
-	for i := range n {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		key, v := obj.Key(i), obj.Value(i)
-		b = append(decisionlog.AppendString(b, key), ':')
-		var err error
-		if key != "rights" || localized == nil || v.Len() < 0 {
-			if b, err = appendNode(b, v, nil); err != nil {
-				return b, err
-			}
-			continue
+	rights := func(b []byte, _ N, key string, v N) ([]byte, bool, error) {
+		if key != "rights" || v.Len() < 0 {
+			return b, false, nil
 		}
 		b = append(b, '[')
-		for j := range v.Len() {
-			if j > 0 {
+		for i := range v.Len() {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendNode(b, v.Index(j), localized); err != nil {
-				return b, err
+			var err error
+			if b, err = appendNode(b, v.Index(i), message); err != nil {
+				return b, true, err
 			}
 		}
-		b = append(b, ']')
+		return append(b, ']'), true, nil
 	}
-	return append(b, '}'), nil
+	return appendNode(b, lf, rights)
+}
+
+// stringKeyed tells whether the objects texts are put in place in (the
+// section, its rights) have only string keys, so that they are written
+// member by member (appendNode writes any other object from its JSON).
+func stringKeyed[N node[N]](lf N) bool {
+	if _, n := lf.Members(); n < 0 {
+		return false
+	}
+	rights := lf.Get("rights")
+	for i := range rights.Len() {
+		if r := rights.Index(i); r.IsObject() {
+			if _, n := r.Members(); n < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // shown is a member as an error message shows it: its JSON value.

@@ -87,12 +87,16 @@ func appendList[T any](b []byte, list []T, each func([]byte, T) []byte) []byte {
 	return append(b, ']')
 }
 
+// memberWriter writes the value of obj's member key, v, when it does
+// (done), else leaves it to appendNode.
+type memberWriter[N any] func(b []byte, obj N, key string, v N) (out []byte, done bool, err error)
+
 // appendNode appends v as JSON: objects with their members sorted by key,
 // as encoding/json writes a map (an object whose keys are not all strings
 // from its JSON, each such key written as its text, as OPA writes it).
-// replace, when not nil, gives the text to write in place of one of v's
-// own members (a localised message).
-func appendNode[N node[N]](b []byte, v N, replace func(obj N, key string) (string, bool)) ([]byte, error) {
+// member, when not nil, may write one of v's own members' value itself
+// (done true): the legal_floor section's rights, their messages localised.
+func appendNode[N node[N]](b []byte, v N, member memberWriter[N]) ([]byte, error) {
 	switch {
 	case !v.Defined():
 		return b, errors.New("a value is undefined")
@@ -114,14 +118,15 @@ func appendNode[N node[N]](b []byte, v N, replace func(obj N, key string) (strin
 			}
 			key := obj.Key(i)
 			b = append(decisionlog.AppendString(b, key), ':')
-			if replace != nil {
-				if s, ok := replace(v, key); ok {
-					b = decisionlog.AppendString(b, s)
-					continue
-				}
-			}
+			var done bool
 			var err error
-			if b, err = appendNode(b, obj.Value(i), nil); err != nil {
+			if member != nil {
+				b, done, err = member(b, v, key, obj.Value(i))
+			}
+			if !done && err == nil {
+				b, err = appendNode(b, obj.Value(i), nil)
+			}
+			if err != nil {
 				return b, err
 			}
 		}

@@ -74,6 +74,7 @@ rego-test: ## opa test: all pass, coverage >= 95% overall and 100% for lib/ and 
 	@echo "coverage: policies >= 95%, lib and floor = 100%"
 
 # Every decoder of untrusted bytes, as package:target.
+WAL_SWEEP ?= 5000
 FUZZ_TARGETS := request:FuzzDecode request:FuzzDecodeDataAPI request:FuzzScanClean server:FuzzListQuery server:FuzzHandler bundles:FuzzRead engine:FuzzCompiledAgrees decisionlog:FuzzAppendString engine/ireval:FuzzValues replay:FuzzReadLogged decisionlog:FuzzEncode
 FUZZTIME ?= 60s
 
@@ -83,6 +84,10 @@ fuzz: ## Fuzz every decoder of untrusted bytes, FUZZTIME each (default 60s)
 	  echo "fuzz $$t for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
 	done
+	@if [ "$(FUZZTIME)" != "1000x" ]; then \
+	  echo "the WAL fault sweep at $(WAL_SWEEP) positions"; \
+	  REFUNDD_WAL_SWEEP=$(WAL_SWEEP) $(GO) test -run '^TestWALFaultInjection$$' -count 1 -v -timeout 60m ./decisionlog; \
+	fi
 
 # The short pass counts executions rather than seconds: with a duration, Go
 # 1.26's fuzz coordinator can report its own deadline as a failure

@@ -48,7 +48,11 @@ type Config struct {
 	// the store indexed from it every LogIndexInterval (durable mode).
 	LogWAL           string
 	LogIndexInterval time.Duration
-	LogRetention     time.Duration
+	// LogDamaged is what a start does with a damaged write-ahead log:
+	// refuse (the default) or quarantine (set the damaged segments aside
+	// and serve the rest).
+	LogDamaged   string
+	LogRetention time.Duration
 	// UploadURL, if set, receives every committed record in OPA's decision
 	// log format (gzip JSON arrays), every UploadInterval.
 	UploadURL       string
@@ -107,6 +111,7 @@ func Default() Config {
 		LogDelay:          time.Millisecond,
 		LogIndexInterval:  100 * time.Millisecond,
 		LogWAL:            "auto",
+		LogDamaged:        "refuse",
 		Evaluator:         "compiled",
 		LogRetention:      90 * 24 * time.Hour,
 		UploadInterval:    5 * time.Second,
@@ -230,6 +235,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("log-wal %q: must be auto, on or off", c.LogWAL))
 		case c.LogWAL == "on" && (c.DecisionLog != "durable" || c.DataDir == ""):
 			errs = append(errs, errors.New("log-wal: applies to the durable decision log, and needs data-dir for its segments"))
+		}
+		if c.LogDamaged != "refuse" && c.LogDamaged != "quarantine" {
+			errs = append(errs, fmt.Errorf("log-damaged %q: must be refuse or quarantine", c.LogDamaged))
 		}
 		if c.LogIndexInterval <= 0 || c.LogIndexInterval > time.Hour {
 			errs = append(errs, fmt.Errorf("log-index-interval %s: must be from 1ns to 1h", c.LogIndexInterval))

@@ -56,6 +56,10 @@ type Options struct {
 	// WALSegmentBytes is the size of a WAL segment; DefaultSegmentBytes
 	// when 0.
 	WALSegmentBytes int64
+	// WALQuarantine: a damaged WAL is set aside (each damaged segment moved
+	// to its quarantine folder) and the rest served, instead of refusing to
+	// start; Damage reports what was set aside.
+	WALQuarantine bool
 	// MaxGroupWait bounds how long a WAL group waits for decisions still
 	// being computed (2 ms by default).
 	MaxGroupWait time.Duration
@@ -177,7 +181,7 @@ func NewLogger(store *Store, opts Options) (*Logger, error) {
 		if opts.Mode != Durable {
 			return nil, fmt.Errorf("decision log WAL: applies to the durable mode, not %s", opts.Mode)
 		}
-		w, committed, err := OpenWAL(opts.WALDir, opts.WALSegmentBytes)
+		w, committed, err := OpenWAL(opts.WALDir, WALOptions{SegmentBytes: opts.WALSegmentBytes, Quarantine: opts.WALQuarantine})
 		if err != nil {
 			return nil, err
 		}
@@ -346,6 +350,24 @@ func (l *Logger) indexRecords(recs []Record, stopping bool) error {
 		}
 	}
 	return nil
+}
+
+// Damage lists what the WAL set aside as damaged when it was opened
+// (Options.WALQuarantine); none without a WAL.
+func (l *Logger) Damage() []WALDamage {
+	if l.wal == nil {
+		return nil
+	}
+	return l.wal.Damage()
+}
+
+// DamageReports says in words what Damage lists.
+func (l *Logger) DamageReports() []string {
+	var out []string
+	for _, d := range l.Damage() {
+		out = append(out, d.String())
+	}
+	return out
 }
 
 // Mode is the logger's mode.

@@ -25,6 +25,7 @@ type Metrics struct {
 	LogCommit        prometheus.Histogram
 	LogDrops         prometheus.Counter
 	LogQueue         prometheus.Gauge
+	LogDamaged       *prometheus.GaugeVec
 	Uploads          *prometheus.CounterVec
 	UploadDrops      prometheus.Counter
 	FloorComparisons *prometheus.CounterVec
@@ -90,6 +91,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "refundd_decision_log_queue_depth",
 			Help: "Decision records waiting to be committed.",
 		}),
+		LogDamaged: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "refundd_decision_log_damaged",
+			Help: "Damage in the decision log's write-ahead log set aside at start (--log-damaged quarantine), while it is in quarantine: segments, and records it hides (a lower bound).",
+		}, []string{"what"}),
 		Uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "refundd_decision_log_uploaded_events_total",
 			Help: "Decision events sent to the collector in OPA's format, by result (success, failure).",
@@ -109,11 +114,18 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"merchant", "result"})
 	reg.MustRegister(m.ShadowChecks, m.FloorComparisons, m.Decisions, m.DecisionDuration, m.Refunded, m.DecisionErrors, m.HTTPDuration,
 		m.Activations, m.LastActivation,
-		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue,
+		m.LogRecords, m.LogWriteErrors, m.LogBatchSize, m.LogCommit, m.LogDrops, m.LogQueue, m.LogDamaged,
 		m.Uploads, m.UploadDrops,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// LogDamage sets the damage gauges: segments set aside, and the records
+// they hide at least.
+func (m *Metrics) LogDamage(segments, records int) {
+	m.LogDamaged.WithLabelValues("segments").Set(float64(segments))
+	m.LogDamaged.WithLabelValues("records").Set(float64(records))
 }
 
 // ObserveDecision counts a decision.

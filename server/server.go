@@ -94,6 +94,8 @@ type Server struct {
 	hashKey  []byte // keys the hashes of masked identifiers
 	// logReady tells whether decision records can be committed.
 	logReady func(context.Context) error
+	// logDamage: the damage the decision log set aside at start.
+	logDamage []string
 	// metricsHandler serves /metrics, here and on the diagnostic listener.
 	metricsHandler gin.HandlerFunc
 	// stopping is done once shutdown begins: impact runs in progress stop
@@ -160,6 +162,9 @@ func New(d Decider, opts Options) *Server {
 	}
 	if rl, ok := opts.DecisionLog.(interface{ Ready(context.Context) error }); ok {
 		s.logReady = rl.Ready
+	}
+	if dl, ok := opts.DecisionLog.(interface{ DamageReports() []string }); ok {
+		s.logDamage = dl.DamageReports()
 	}
 	s.handler = r
 	return s
@@ -268,6 +273,9 @@ func (s *Server) ready(c *gin.Context) {
 			}
 		}
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "merchants": waiting})
+	case len(s.logDamage) > 0:
+		// Serving, as the operator chose, with the damage in quarantine.
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "decision_log_damage": s.logDamage})
 	default:
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	}

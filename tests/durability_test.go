@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,4 +126,89 @@ func survivesSIGKILL(t *testing.T, cases []Case, before, after []string) {
 		return json.NewDecoder(resp.Body).Decode(&page) == nil && len(page.Decisions) >= want
 	})
 	t.Logf("%d decisions answered before SIGKILL, all in the log after restart", len(oks))
+}
+
+// TestDamagedLogIsNeverSilent is the red-team probe of a flipped byte in the
+// middle of the write-ahead log's last segment (nothing indexed yet): the
+// restarted server refuses to start, naming the segment and offset, and
+// changes no byte; told to quarantine, it serves every decision it can
+// still read, and /ready and the metrics report the damage.
+func TestDamagedLogIsNeverSilent(t *testing.T) {
+	cases := setup(t)
+	dataDir := t.TempDir()
+	args := []string{"--policies", PoliciesDir(), "--data-dir", dataDir, "--log-wal", "on"}
+	base, cmd, _ := startServer(t, binary, append(args, "--log-index-interval", "1h")...)
+	var ids []string
+	for i := range 300 {
+		c := cases[i%len(cases)]
+		resp, err := http.Post(base+"/v1/merchants/"+c.Merchant+"/decisions", "application/json", bytes.NewReader(c.Request))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			DecisionID string `json:"decision_id"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			ids = append(ids, d.DecisionID)
+		}
+	}
+	_ = cmd.Process.Kill()
+	_, _ = cmd.Process.Wait()
+	segs, _ := filepath.Glob(filepath.Join(dataDir, "wal", "*.wal"))
+	if len(segs) == 0 || len(ids) < 250 {
+		t.Fatalf("%d segments, %d decisions", len(segs), len(ids))
+	}
+	last := segs[len(segs)-1]
+	seg, _ := os.ReadFile(last)
+	end := len(seg)
+	for end > 0 && seg[end-1] == 0 {
+		end--
+	}
+	seg[end/2] ^= 0x20
+	if err := os.WriteFile(last, seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	out, err := run.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), last) || !strings.Contains(string(out), "offset") {
+		t.Fatalf("a damaged log: exit %v, said:\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(last); !bytes.Equal(after, seg) {
+		t.Fatal("the refused start changed the damaged segment")
+	}
+	base, _, _ = startServer(t, binary, append(args, "--log-damaged", "quarantine")...)
+	resp, err := http.Get(base + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "decision_log_damage") {
+		t.Errorf("/ready with a quarantine: %d %s", resp.StatusCode, body)
+	}
+	found := 0
+	for _, id := range ids {
+		resp, err := http.Get(base + "/v1/decisions/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			found++
+		}
+	}
+	if found < len(ids)-2 {
+		t.Errorf("with the damage set aside, %d of %d decisions readable", found, len(ids))
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `refundd_decision_log_damaged{what="segments"} 1`) {
+		t.Errorf("no damage metric:\n%s", metrics)
+	}
 }

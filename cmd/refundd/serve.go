@@ -80,6 +80,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.LogBatch, "log-batch", cfg.LogBatch, "most decision records per commit")
 	fs.DurationVar(&cfg.LogDelay, "log-commit-delay", cfg.LogDelay, "under concurrent traffic, how long a decision log commit waits for more records (0: never)")
 	fs.StringVar(&cfg.LogWAL, "log-wal", cfg.LogWAL, "durable mode: commit records to a write-ahead log in <data-dir>/wal (one fdatasync per group) and index the store from it in the background: on, off, or auto (on with SQLite, off with --db-url)")
+	fs.StringVar(&cfg.LogDamaged, "log-damaged", cfg.LogDamaged, "a damaged write-ahead log at start: refuse (name the segment and offset, change nothing) or quarantine (move each damaged segment to <data-dir>/wal/quarantine, serve what can be read, report it in /ready and refundd_decision_log_damaged_records)")
 	fs.DurationVar(&cfg.LogIndexInterval, "log-index-interval", cfg.LogIndexInterval, "with --log-wal, how long the indexer gathers committed records before writing them to the store")
 	fs.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "decision records older than this are pruned")
 	fs.StringVar(&cfg.UploadURL, "decision-log-upload", cfg.UploadURL, "also send committed records, in OPA's decision log format, to this collector URL")
@@ -186,10 +187,16 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		}
 		dlog, err := decisionlog.NewLogger(store, decisionlog.Options{Mode: decisionlog.Mode(cfg.DecisionLog),
 			QueueSize: cfg.LogQueue, MaxBatch: cfg.LogBatch, CommitDelay: cfg.LogDelay, Observer: m, Logger: log, Uploader: uploader,
-			WALDir: walDir, IndexInterval: cfg.LogIndexInterval})
+			WALDir: walDir, IndexInterval: cfg.LogIndexInterval, WALQuarantine: cfg.LogDamaged == "quarantine"})
 		if err != nil {
 			return err
 		}
+		hidden := 0
+		for _, d := range dlog.Damage() {
+			log.Error("decision log: a damaged WAL segment is set aside in quarantine", "damage", d.String())
+			hidden += d.Unreadable
+		}
+		m.LogDamage(len(dlog.Damage()), hidden)
 		defer dlog.Close() // after the server has drained: every answered decision is written
 		go decisionlog.Prune(ctx, store, cfg.LogRetention, time.Hour, time.Now, log)
 		v := verification(cfg)

@@ -61,6 +61,10 @@ type Config struct {
 	VerificationAlg string
 	VerificationKID string
 	MaxBodyBytes    int64
+	// MaxLines, MaxLineIDs, MaxStrings and MaxErrors bound a request (see
+	// request.Limits); EvalTimeout bounds one evaluation.
+	MaxLines, MaxLineIDs, MaxStrings, MaxErrors int
+	EvalTimeout                                 time.Duration
 	// TokensFile holds the API tokens (their digests and scopes); without
 	// it every caller is served, which only a loopback address or
 	// InsecureNoAuth allows.
@@ -117,6 +121,11 @@ func Default() Config {
 		UploadInterval:    5 * time.Second,
 		VerificationKID:   "refundd",
 		MaxBodyBytes:      1 << 20,
+		MaxLines:          1000,
+		MaxLineIDs:        1000,
+		MaxStrings:        100,
+		MaxErrors:         100,
+		EvalTimeout:       2 * time.Second,
 		ImpactMaxBytes:    32 << 20,
 		ImpactMaxFiles:    1000,
 		ImpactTimeout:     60 * time.Second,
@@ -198,6 +207,12 @@ func (c Config) Validate() error {
 	if c.ImpactMaxBytes <= 0 || c.ImpactMaxFiles <= 0 || c.ImpactTimeout <= 0 || c.ImpactConcurrency <= 0 {
 		errs = append(errs, fmt.Errorf("impact-max-bytes %d, impact-max-files %d, impact-timeout %s, impact-concurrency %d: must be positive",
 			c.ImpactMaxBytes, c.ImpactMaxFiles, c.ImpactTimeout, c.ImpactConcurrency))
+	}
+	if c.MaxLines < 1 || c.MaxLineIDs < 1 || c.MaxStrings < 1 || c.MaxErrors < 1 {
+		errs = append(errs, fmt.Errorf("max-lines %d, max-line-ids %d, max-strings %d, max-errors %d: must be positive", c.MaxLines, c.MaxLineIDs, c.MaxStrings, c.MaxErrors))
+	}
+	if c.EvalTimeout <= 0 || c.EvalTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("eval-timeout %s: must be from 1ns to 1m", c.EvalTimeout))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max-body-bytes %d: must be positive", c.MaxBodyBytes))

@@ -337,7 +337,7 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		return nil, ErrUnknownMerchant
 	}
 	start := time.Now()
-	var tracer *topdown.BufferTracer
+	var tracer *firedTracer
 	var d *Decision
 	evaluator := EvaluatorTopdown
 	if m.compiled != nil && !opts.Explain && !opts.Topdown {
@@ -351,6 +351,9 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 			return err
 		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w", ErrEvaluationAborted, ctx.Err())
+			}
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
 		}
 	} else {
@@ -360,11 +363,14 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 		}
 		evalOpts := []rego.EvalOption{rego.EvalParsedInput(input)}
 		if opts.Explain {
-			tracer = topdown.NewBufferTracer()
+			tracer = &firedTracer{seen: map[*ast.Rule]bool{}}
 			evalOpts = append(evalOpts, rego.EvalQueryTracer(tracer))
 		}
 		rs, err := m.query.Eval(ctx, evalOpts...)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w", ErrEvaluationAborted, ctx.Err())
+			}
 			return nil, &PolicyError{Merchant: merchantID, Err: err}
 		}
 		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
@@ -381,30 +387,42 @@ func (e *Engine) Decide(ctx context.Context, merchantID string, req *request.Req
 	d.DecisionID, d.Merchant, d.Revision, d.Mask, d.Evaluator = id.String(), m.id, m.revision, m.mask, evaluator
 	m.messages.localize(d, opts.Lang)
 	if tracer != nil {
-		d.Explanation = fired(*tracer)
+		d.Explanation = tracer.out
 	}
 	d.Duration = time.Since(start)
 	return d, nil
 }
 
-// fired lists, in the order they first produced a value, the rules and
-// functions an evaluation went through, with where they are written.
-func fired(events []*topdown.Event) []Fired {
-	seen := map[string]bool{}
-	var out []Fired
-	for _, ev := range events {
-		if ev.Op != topdown.ExitOp {
-			continue
-		}
-		rule, ok := ev.Node.(*ast.Rule)
-		if !ok || rule.Location == nil {
-			continue
-		}
-		f := Fired{Rule: rule.Path().String(), Location: fmt.Sprintf("%s:%d", rule.Location.File, rule.Location.Row)}
-		if key := f.Rule + "@" + f.Location; !seen[key] {
-			seen[key] = true
-			out = append(out, f)
+// ErrEvaluationAborted: the evaluation was stopped by its context (its
+// deadline, or the caller gone) before it decided.
+var ErrEvaluationAborted = errors.New("the evaluation was stopped before it decided")
+
+// firedTracer lists, in the order they first produced a value, the rules
+// and functions an evaluation went through, with where they are written.
+// It keeps one entry a rule, never the events: what it holds is bounded by
+// the policy, not by the request.
+type firedTracer struct {
+	seen map[*ast.Rule]bool
+	out  []Fired
+}
+
+func (t *firedTracer) Enabled() bool               { return true }
+func (t *firedTracer) Config() topdown.TraceConfig { return topdown.TraceConfig{} }
+
+func (t *firedTracer) TraceEvent(ev topdown.Event) {
+	if ev.Op != topdown.ExitOp {
+		return
+	}
+	rule, ok := ev.Node.(*ast.Rule)
+	if !ok || rule.Location == nil || t.seen[rule] {
+		return
+	}
+	t.seen[rule] = true
+	f := Fired{Rule: rule.Path().String(), Location: fmt.Sprintf("%s:%d", rule.Location.File, rule.Location.Row)}
+	for _, g := range t.out { // rules of one name and line (else branches) appear once
+		if g == f {
+			return
 		}
 	}
-	return out
+	t.out = append(t.out, f)
 }

@@ -182,6 +182,9 @@ func (sc *scanner) str() (any, bool) {
 			if !escaped {
 				return string(raw[1 : len(raw)-1]), true
 			}
+			if loneSurrogate(raw) {
+				return nil, false // the strict parser names it
+			}
 			var out string
 			if err := json.Unmarshal(raw, &out); err != nil {
 				return nil, false

@@ -31,6 +31,11 @@ func (e FieldError) Message(lang string) string {
 	case "range":
 		return pick(fr, fmt.Sprintf("must be a whole number from %s to %s", arg(0), arg(1)),
 			fmt.Sprintf("doit être un entier de %s à %s", arg(0), arg(1)))
+	case "max_items":
+		return pick(fr, "must hold at most "+arg(0)+" items", "doit contenir au plus "+arg(0)+" éléments")
+	case "surrogate":
+		return pick(fr, "holds a lone UTF-16 surrogate escape (\\ud800 to \\udfff outside a pair)",
+			"contient un échappement de demi-code UTF-16 isolé (\\ud800 à \\udfff hors d'une paire)")
 	case "nonempty":
 		return pick(fr, "must not be empty", "ne doit pas être vide")
 	case "duplicate":

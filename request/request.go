@@ -4,12 +4,14 @@
 package request
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,9 +38,61 @@ type FieldError struct {
 	Args  []string
 }
 
-// ValidationError lists every problem of a request.
+// ValidationError lists the problems of a request: every one, up to the
+// bound Limits.Errors, and the count of the rest.
 type ValidationError struct {
 	Problems []FieldError
+	Omitted  int
+}
+
+// Limits bound what one request may hold, so that no request's work grows
+// without bound: the lines of an order, the claim's line_ids, the strings
+// of evidence and of other string arrays, and the problems listed.
+type Limits struct {
+	Lines, LineIDs, Strings, Errors int
+}
+
+// DefaultLimits are the limits unless SetLimits says otherwise.
+var DefaultLimits = Limits{Lines: 1000, LineIDs: 1000, Strings: 100, Errors: 100}
+
+var limits atomic.Pointer[Limits]
+
+// SetLimits sets the limits (a zero field keeps its default).
+func SetLimits(l Limits) {
+	d := DefaultLimits
+	l.Lines, l.LineIDs = cmp.Or(l.Lines, d.Lines), cmp.Or(l.LineIDs, d.LineIDs)
+	l.Strings, l.Errors = cmp.Or(l.Strings, d.Strings), cmp.Or(l.Errors, d.Errors)
+	limits.Store(&l)
+}
+
+// CurrentLimits are the limits in force.
+func CurrentLimits() Limits {
+	if l := limits.Load(); l != nil {
+		return *l
+	}
+	return DefaultLimits
+}
+
+// omittedRule marks the entry that carries the count of problems past the
+// bound, between the parser and decode.
+const omittedRule = "omitted"
+
+// bound caps problems at Limits.Errors, counting the rest.
+func bound(problems []FieldError) *ValidationError {
+	max := CurrentLimits().Errors
+	e := &ValidationError{}
+	for _, p := range problems {
+		switch {
+		case p.Rule == omittedRule:
+			n, _ := strconv.Atoi(p.Args[0])
+			e.Omitted += n
+		case len(e.Problems) < max:
+			e.Problems = append(e.Problems, p)
+		default:
+			e.Omitted++
+		}
+	}
+	return e
 }
 
 func (e *ValidationError) Error() string {
@@ -82,7 +136,7 @@ func DecodeDataAPI(body []byte) (*Request, error) {
 func decode(body []byte, s *shape, prefix string) (*Request, error) {
 	v, problems := parseStrict(body, s)
 	if v == nil && len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return nil, bound(problems)
 	}
 	if prefix != "" {
 		wrapper, ok := v.(map[string]any)
@@ -96,11 +150,15 @@ func decode(body []byte, s *shape, prefix string) (*Request, error) {
 	}
 	req, err := Validate(v, prefix)
 	var verr *ValidationError
+	omitted := 0
 	if errors.As(err, &verr) {
 		problems = append(problems, verr.Problems...)
+		omitted = verr.Omitted
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		e := bound(problems)
+		e.Omitted += omitted
+		return nil, e
 	}
 	return req, err
 }
@@ -108,7 +166,7 @@ func decode(body []byte, s *shape, prefix string) (*Request, error) {
 // Validate checks a decoded DecisionRequest; prefix is put before every
 // field path.
 func Validate(v any, prefix string) (*Request, error) {
-	c := &checker{prefix: prefix}
+	c := &checker{prefix: prefix, limits: CurrentLimits()}
 	root, ok := v.(map[string]any)
 	if !ok {
 		field := strings.TrimSuffix(prefix, ".")
@@ -132,11 +190,11 @@ func Validate(v any, prefix string) (*Request, error) {
 		submitted, _ = c.time(claim, "submitted_at", "claim.submitted_at", true)
 		c.enum(claim, "reason", "claim.reason", true, Reasons)
 		c.enum(claim, "remedy", "claim.remedy", false, Remedies)
-		lineIDs, lineIDsSet = c.strings(claim, "line_ids", "claim.line_ids")
+		lineIDs, lineIDsSet = c.strings(claim, "line_ids", "claim.line_ids", c.limits.LineIDs)
 		if lineIDsSet && len(lineIDs) == 0 {
 			c.add("claim.line_ids", "nonempty")
 		}
-		c.strings(claim, "evidence", "claim.evidence")
+		c.strings(claim, "evidence", "claim.evidence", c.limits.Strings)
 		c.time(claim, "issue_reported_at", "claim.issue_reported_at", false)
 		c.boolean(claim, "support_unresolved", "claim.support_unresolved")
 		c.boolean(claim, "withdrawal", "claim.withdrawal")
@@ -191,11 +249,11 @@ func Validate(v any, prefix string) (*Request, error) {
 		c.str(customer, "id", "customer.id", false)
 		c.enum(customer, "type", "customer.type", false, CustomerTypes)
 		c.str(customer, "country", "customer.country", false)
-		c.strings(customer, "previously_refunded_skus", "customer.previously_refunded_skus")
+		c.strings(customer, "previously_refunded_skus", "customer.previously_refunded_skus", c.limits.Strings)
 		c.boolean(customer, "copyright_violation", "customer.copyright_violation")
 	}
-	if len(c.errs) > 0 {
-		return nil, &ValidationError{Problems: c.errs}
+	if len(c.errs) > 0 || c.omitted > 0 {
+		return nil, &ValidationError{Problems: c.errs, Omitted: c.omitted}
 	}
 	return req, nil
 }
@@ -215,6 +273,10 @@ func (c *checker) lines(order map[string]any, lineIDs []string, lineIDsSet bool)
 	}
 	if len(lines) == 0 {
 		c.add("order.lines", "nonempty")
+		return 0
+	}
+	if len(lines) > c.limits.Lines {
+		c.add("order.lines", "max_items", strconv.Itoa(c.limits.Lines))
 		return 0
 	}
 	claimed := map[string]bool{}
@@ -267,11 +329,17 @@ func (c *checker) lines(order map[string]any, lineIDs []string, lineIDsSet bool)
 }
 
 type checker struct {
-	prefix string
-	errs   []FieldError
+	prefix  string
+	limits  Limits
+	errs    []FieldError
+	omitted int // problems past limits.Errors
 }
 
 func (c *checker) add(field, rule string, args ...string) {
+	if len(c.errs) >= c.limits.Errors {
+		c.omitted++
+		return
+	}
 	c.errs = append(c.errs, FieldError{Field: c.prefix + field, Rule: rule, Args: args})
 }
 
@@ -380,7 +448,7 @@ func (c *checker) integer(m map[string]any, key, path string, required bool) (in
 
 // strings checks an optional array of strings; the bool tells whether it
 // was present.
-func (c *checker) strings(m map[string]any, key, path string) ([]string, bool) {
+func (c *checker) strings(m map[string]any, key, path string, most int) ([]string, bool) {
 	v, ok := c.get(m, key, path, false)
 	if !ok {
 		return nil, false
@@ -388,6 +456,10 @@ func (c *checker) strings(m map[string]any, key, path string) ([]string, bool) {
 	arr, ok := v.([]any)
 	if !ok {
 		c.add(path, "type", "array")
+		return nil, false
+	}
+	if len(arr) > most {
+		c.add(path, "max_items", strconv.Itoa(most))
 		return nil, false
 	}
 	out := make([]string, 0, len(arr))

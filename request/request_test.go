@@ -246,7 +246,15 @@ func TestStrictness(t *testing.T) {
 		{"year 2263", claimTime("2263-01-01T00:00:00Z"), []string{"claim.submitted_at time_range"}},
 		{"last instant of 2200", claimTime("2200-12-31T23:59:59.999Z"), []string{}},
 		{"first instant of 2201", claimTime("2201-01-01T00:00:00Z"), []string{"claim.submitted_at time_range"}},
-		{"sum overflows", `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` + lines(9300, "1000000000000000") + `]}}`, []string{"order.lines sum_max"}},
+		{"sum overflows", `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` + lines(930, "1000000000000000") + `]}}`, []string{"order.lines sum_max"}},
+		{"more lines than the bound", `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` + lines(1001, "1") + `]}}`, []string{"order.lines max_items"}},
+		{"lines at the bound", `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` + lines(1000, "1") + `]}}`, []string{}},
+		{"more evidence than the bound", strings.Replace(valid, `"line_ids"`, `"evidence": [`+strings.TrimSuffix(strings.Repeat(`"e",`, 101), ",")+`], "line_ids"`, 1), []string{"claim.evidence max_items"}},
+		{"a lone low surrogate", strings.Replace(valid, `"line_ids": ["l1"]`, `"line_ids": ["l\udfff"]`, 1), []string{"claim.line_ids[0] surrogate", "claim.line_ids[0] unknown_line"}},
+		{"a lone high surrogate", strings.Replace(valid, `"line_ids": ["l1"]`, `"line_ids": ["l\ud800x"]`, 1), []string{"claim.line_ids[0] surrogate", "claim.line_ids[0] unknown_line"}},
+		{"a high surrogate before a non-surrogate", strings.Replace(valid, `"line_ids": ["l1"]`, `"line_ids": ["\ud800\u0041"]`, 1), []string{"claim.line_ids[0] surrogate", "claim.line_ids[0] unknown_line"}},
+		{"a surrogate in a key", strings.Replace(valid, `"line_ids"`, `"\udc00": 1, "line_ids"`, 1), []string{"claim.\ufffd surrogate", "claim.\ufffd unknown_field"}},
+		{"a surrogate pair", strings.Replace(valid, `"reason": "defective"`, `"reason": "defective", "evidence": ["\ud83d\ude00 \\udfff"]`, 1), []string{}},
 		{"sum at the bound", `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` + lines(10, "100000000000000") + `]}}`, []string{}},
 		{"too deep", `{"claim": ` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, []string{"body json"}},
 		{"statutory fields", strings.Replace(strings.Replace(valid, `"line_ids"`, `"withdrawal": true, "line_ids"`, 1), `"paid_at": null`,
@@ -316,5 +324,34 @@ func TestTimesReachThePolicyInCanonicalForm(t *testing.T) {
 	}
 	if got := req.Input["claim"].(map[string]any)["submitted_at"]; got != "2026-03-10T10:00:00.5Z" {
 		t.Errorf("submitted_at = %v", got)
+	}
+}
+
+// TestProblemsAreBounded: a body with a problem in each of thousands of
+// places gets the first Limits.Errors of them and the count of the rest.
+func TestProblemsAreBounded(t *testing.T) {
+	parts := make([]string, 900)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`{"id": "l%d", "kind": "product", "amount": 1, "x": 1}`, i)
+	}
+	body := `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` +
+		strings.Join(parts, ",") + `]}}`
+	_, err := request.Decode([]byte(body))
+	var verr *request.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 100 || verr.Omitted != 800 || verr.Problems[0].Field != "order.lines[0].x" {
+		t.Fatalf("900 unknown fields: %d listed, %d omitted (%v)", len(verr.Problems), verr.Omitted, err)
+	}
+	// Empty lines: three problems each, but past the bound on lines, one.
+	body = `{"claim": {"submitted_at": "2026-03-10T10:00:00Z", "reason": "other"}, "order": {"placed_at": "2026-03-01T09:58:00Z", "currency": "EUR", "lines": [` +
+		strings.TrimSuffix(strings.Repeat("{},", 100000), ",") + `]}}`
+	_, err = request.Decode([]byte(body))
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Rule != "max_items" {
+		t.Fatalf("100,000 empty lines: %v", err)
+	}
+	request.SetLimits(request.Limits{Lines: 200000, Errors: 5})
+	defer request.SetLimits(request.Limits{})
+	_, err = request.Decode([]byte(body))
+	if !errors.As(err, &verr) || len(verr.Problems) != 5 || verr.Omitted != 300000-5 {
+		t.Fatalf("100,000 empty lines with the bounds raised: %d listed, %d omitted", len(verr.Problems), verr.Omitted)
 	}
 }

@@ -81,7 +81,10 @@ func parseTokens(body []byte, s *shape) (any, []FieldError) {
 	end := p.dec.InputOffset()
 	if rest := bytes.TrimLeft(body[end:], " \t\r\n"); len(rest) > 0 {
 		offset := len(body) - len(rest)
-		p.errs = append(p.errs, FieldError{Field: "body", Rule: "trailing", Args: []string{strconv.Itoa(offset)}})
+		p.add("body", "trailing", strconv.Itoa(offset))
+	}
+	if p.omitted > 0 { // the count of the rest rides on the list, as its last entry
+		p.errs = append(p.errs, FieldError{Field: "", Rule: omittedRule, Args: []string{strconv.Itoa(p.omitted)}})
 	}
 	return v, p.errs
 }
@@ -91,6 +94,7 @@ type parser struct {
 	body      []byte
 	checkUTF8 bool // the body holds invalid UTF-8: find where
 	errs      []FieldError
+	omitted   int // problems past the bound of the list
 }
 
 var errTooDeep = errors.New("nested too deeply")
@@ -99,28 +103,101 @@ func (p *parser) add(path, rule string, args ...string) {
 	if path == "" {
 		path = "body"
 	}
+	if len(p.errs) >= CurrentLimits().Errors {
+		p.omitted++
+		return
+	}
 	p.errs = append(p.errs, FieldError{Field: path, Rule: rule, Args: args})
 }
 
-// token reads the next token and tells whether it is a string whose raw
-// bytes are not valid UTF-8 (encoding/json would silently replace them).
-func (p *parser) token() (json.Token, bool, error) {
+// token reads the next token and, for a string whose raw bytes encoding/json
+// would silently change, the rule it breaks: utf8 (invalid UTF-8) or
+// surrogate (a lone surrogate escape).
+func (p *parser) token() (json.Token, string, error) {
 	start := p.dec.InputOffset()
 	tok, err := p.dec.Token()
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	_, isString := tok.(string)
-	return tok, isString && p.checkUTF8 && !utf8.Valid(p.body[start:p.dec.InputOffset()]), nil
+	if !isString {
+		return tok, "", nil
+	}
+	raw := p.body[start:p.dec.InputOffset()]
+	switch {
+	case loneSurrogate(raw):
+		return tok, "surrogate", nil
+	case p.checkUTF8 && !utf8.Valid(raw):
+		return tok, "utf8", nil
+	}
+	return tok, "", nil
+}
+
+// loneSurrogate tells whether a string token's raw bytes escape a UTF-16
+// surrogate (\ud800 to \udfff) that is not half of a pair: encoding/json
+// would silently replace it with U+FFFD, so that an id the client did not
+// send could decide.
+func loneSurrogate(raw []byte) bool {
+	for i := bytes.IndexByte(raw, '\\'); i >= 0 && i+1 < len(raw); {
+		if raw[i+1] != 'u' {
+			i += 2
+		} else {
+			r := hex4(raw, i+2)
+			switch {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return true
+			case r >= 0xd800 && r <= 0xdbff:
+				if i+11 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+					return true
+				}
+				if lo := hex4(raw, i+8); lo < 0xdc00 || lo > 0xdfff {
+					return true
+				}
+				i += 12
+			default:
+				i += 6
+			}
+		}
+		if i >= len(raw) {
+			break
+		}
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	return false
+}
+
+// hex4 reads four hex digits at raw[i:], or -1.
+func hex4(raw []byte, i int) int {
+	if i+4 > len(raw) {
+		return -1
+	}
+	n := 0
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return n
 }
 
 func (p *parser) value(s *shape, path string, depth int) (any, error) {
-	tok, badUTF8, err := p.token()
+	tok, bad, err := p.token()
 	if err != nil {
 		return nil, err
 	}
-	if badUTF8 {
-		p.add(path, "utf8")
+	if bad != "" {
+		p.add(path, bad)
 	}
 	return p.rest(tok, s, path, depth)
 }
@@ -138,7 +215,7 @@ func (p *parser) rest(tok json.Token, s *shape, path string, depth int) (any, er
 	case '{':
 		obj := map[string]any{}
 		for p.dec.More() {
-			kt, badUTF8, err := p.token()
+			kt, bad, err := p.token()
 			if err != nil {
 				return nil, err
 			}
@@ -147,8 +224,8 @@ func (p *parser) rest(tok json.Token, s *shape, path string, depth int) (any, er
 				return nil, fmt.Errorf("object key is %v", kt)
 			}
 			child := join(path, key)
-			if badUTF8 {
-				p.add(child, "utf8")
+			if bad != "" {
+				p.add(child, bad)
 			}
 			if _, dup := obj[key]; dup {
 				p.add(child, "duplicate_key")

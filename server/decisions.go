@@ -83,7 +83,9 @@ func (s *Server) getDecision(c *gin.Context) {
 		return
 	}
 	if !s.allowed(c, auth.Read, rec.Merchant) {
-		s.fail(c, "", errForbidden)
+		// Another merchant's decision answers as a missing one: a token
+		// never learns which ids exist beyond its merchants.
+		s.fail(c, "", decisionlog.ErrNotFound)
 		return
 	}
 	if lang != "" && s.decider.Known(rec.Merchant) {

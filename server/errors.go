@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,6 +23,9 @@ var (
 	errClientGone = errors.New("the client closed the connection")
 )
 
+// timeoutAnswerWindow is how long a 408 has to reach its client.
+const timeoutAnswerWindow = 2 * time.Second
+
 // readBody reads the request body, at most limit bytes, and tells the
 // client's faults apart: a body larger than limit (413), a body shorter than
 // its Content-Length (400 on "body"), a body not sent in time (408), a
@@ -36,6 +40,11 @@ func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	case errors.As(err, &maxErr):
 		return nil, err
 	case errors.As(err, &netErr) && netErr.Timeout():
+		// The write deadline of a plain connection runs from the same start
+		// as the read deadline and has passed too: without a little more
+		// time the 408 would never reach the client.
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(timeoutAnswerWindow))
+		c.Header("Connection", "close")
 		return nil, errClientTimeout
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, &request.ValidationError{Problems: []request.FieldError{{Field: "body", Rule: "truncated"}}}
@@ -55,6 +64,8 @@ type ErrorBody struct {
 	Code    string       `json:"code"`
 	Message string       `json:"message"`
 	Errors  []FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the problems past the list's bound.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 }
 
 // FieldError is one problem with one field of a request.
@@ -82,6 +93,7 @@ func (s *Server) fail(c *gin.Context, merchant string, err error) {
 		for _, p := range verr.Problems {
 			body.Errors = append(body.Errors, FieldError{Field: p.Field, Message: p.Message(lang)})
 		}
+		body.ErrorsOmitted = verr.Omitted
 	case errors.As(err, &bundleErr):
 		body.Message += " " + bundleErr.Error()
 	case errors.As(err, &perr):
@@ -127,6 +139,8 @@ func classify(err error) (int, string) {
 		return http.StatusTooManyRequests, "too_many_requests"
 	case errors.Is(err, errClientTimeout):
 		return http.StatusRequestTimeout, "request_timeout"
+	case errors.Is(err, engine.ErrEvaluationAborted):
+		return http.StatusServiceUnavailable, "evaluation_timeout"
 	case errors.As(err, &logErr):
 		return http.StatusServiceUnavailable, "decision_log_unavailable"
 	case errors.Is(err, errNoDecisionLog):
@@ -178,6 +192,7 @@ var errorMessages = map[string][2]string{
 	"forbidden":                {"The token does not allow this.", "Le jeton ne permet pas cette action."},
 	"too_many_requests":        {"This resource is busy; try again after Retry-After seconds.", "Cette ressource est occupée ; réessayez après Retry-After secondes."},
 	"request_timeout":          {"The request body was not sent in time.", "Le corps de la requête n'a pas été envoyé à temps."},
+	"evaluation_timeout":       {"The decision took longer than its bound and was stopped; no decision was made.", "La décision a dépassé sa limite de temps et a été arrêtée ; aucune décision n'a été prise."},
 	"client_closed_request":    {"The client closed the connection.", "Le client a fermé la connexion."},
 }
 

@@ -76,7 +76,14 @@ type Options struct {
 	// decisions that topdown decides again, after the answer, to count
 	// disagreements.
 	ShadowRate float64
+	// EvalTimeout bounds one evaluation, explained or not
+	// (DefaultEvalTimeout when 0): past it the decision is a 503
+	// evaluation_timeout, never a made-up answer.
+	EvalTimeout time.Duration
 }
+
+// DefaultEvalTimeout bounds one evaluation.
+const DefaultEvalTimeout = 2 * time.Second
 
 // Server serves the decision API.
 type Server struct {
@@ -108,6 +115,7 @@ type Server struct {
 	maxBundle     int64
 	shadowRate    float64
 	shadowSlots   chan struct{}
+	evalTimeout   time.Duration
 }
 
 // New builds the server and its routes.
@@ -128,30 +136,34 @@ func New(d Decider, opts Options) *Server {
 	if opts.ImpactConcurrency <= 0 {
 		opts.ImpactConcurrency = 1
 	}
+	if opts.EvalTimeout <= 0 {
+		opts.EvalTimeout = DefaultEvalTimeout
+	}
 	if opts.MaxBundleBytes <= 0 {
 		opts.MaxBundleBytes = 32 << 20
 	}
 	s := &Server{decider: d, log: opts.Logger, metrics: opts.Metrics, maxBody: opts.MaxBodyBytes,
 		declog: opts.DecisionLog, records: opts.Records, impactFn: opts.Impact, now: opts.Now,
 		auth: opts.Auth, hashKey: opts.LogHashKey, impactSlots: make(chan struct{}, opts.ImpactConcurrency), impactTimeout: opts.ImpactTimeout, maxBundle: opts.MaxBundleBytes,
-		shadowRate: opts.ShadowRate, shadowSlots: make(chan struct{}, shadowSlots)}
+		shadowRate: opts.ShadowRate, shadowSlots: make(chan struct{}, shadowSlots), evalTimeout: opts.EvalTimeout}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(s.observe, s.recover, s.authenticate)
+	r.Use(s.observe, s.recover, s.authenticate, s.checkQuery)
+	get := func(path string, h ...gin.HandlerFunc) { r.GET(path, h...); r.HEAD(path, h...) }
 	r.POST("/v1/merchants/:merchant/decisions", s.require(auth.Decide), s.decide(false))
 	r.POST("/v1/data/refunds/merchants/:merchant/decision", s.require(auth.Decide), s.decide(true))
 	r.POST("/v1/merchants/:merchant/try", s.require(auth.Read), s.try)
-	r.GET("/v1/merchants", s.require(auth.Status), s.merchants)
+	get("/v1/merchants", s.require(auth.Status), s.merchants)
 	r.POST("/v1/merchants/:merchant/impact", s.require(auth.Impact), s.impact)
-	r.GET("/v1/decisions", s.listDecisions)   // read scope: filters what it lists
-	r.GET("/v1/decisions/:id", s.getDecision) // read scope of the record's merchant
-	r.GET("/health", s.health)
-	r.GET("/ready", s.ready)
+	get("/v1/decisions", s.listDecisions)   // read scope: filters what it lists
+	get("/v1/decisions/:id", s.getDecision) // read scope of the record's merchant
+	get("/health", s.health)
+	get("/ready", s.ready)
 	s.routeUI(r)
 	if opts.Gatherer != nil {
 		s.metricsHandler = gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
-		r.GET("/metrics", s.require(auth.Metrics), s.metricsHandler)
+		get("/metrics", s.require(auth.Metrics), s.metricsHandler)
 	}
 	r.NoRoute(func(c *gin.Context) { s.fail(c, "", errNotFound) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, "", errMethodNotAllowed) })
@@ -191,8 +203,7 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		}
 		defer computed()
 		explain := c.Query("explain") == "true"
-		d, err := s.decider.Decide(c.Request.Context(), merchant, req,
-			engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: explain})
+		d, err := s.evaluate(c, merchant, req, engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: explain})
 		if err != nil {
 			s.fail(c, merchant, err)
 			return
@@ -231,6 +242,42 @@ func (s *Server) decide(dataAPI bool) gin.HandlerFunc {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 		s.shadow(merchant, req, d)
 	}
+}
+
+// evaluate decides under the evaluation's deadline.
+func (s *Server) evaluate(c *gin.Context, merchant string, req *request.Request, opts engine.DecideOptions) (*engine.Decision, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.evalTimeout)
+	defer cancel()
+	return s.decider.Decide(ctx, merchant, req, opts)
+}
+
+// queryParams lists the query parameters of the routes whose handlers do
+// not check their own; a route listed takes no other.
+var queryParams = map[string][]string{
+	"/v1/merchants/:merchant/decisions":             {"explain"},
+	"/v1/data/refunds/merchants/:merchant/decision": {"explain"},
+	"/v1/merchants": nil, "/health": nil, "/ready": nil, "/metrics": nil, "/ui/*file": nil,
+}
+
+// checkQuery refuses a query parameter a route does not define, or a bad
+// value of explain, naming it: a typo never silently changes an answer.
+func (s *Server) checkQuery(c *gin.Context) {
+	allowed, ok := queryParams[c.FullPath()]
+	if !ok || c.Request.URL.RawQuery == "" {
+		c.Next()
+		return
+	}
+	var problems []request.FieldError
+	values := c.Request.URL.Query()
+	checkParams(values, allowed, &problems)
+	if v, ok := values["explain"]; ok && len(v) == 1 && v[0] != "true" && v[0] != "false" {
+		problems = append(problems, request.FieldError{Field: "explain", Rule: "enum", Args: []string{"true", "false"}})
+	}
+	if len(problems) > 0 {
+		s.fail(c, c.Param("merchant"), &request.ValidationError{Problems: problems})
+		return
+	}
+	c.Next()
 }
 
 // decodeBody reads a decision request: its content type, its size bound,

@@ -115,9 +115,12 @@ func (s *Server) DiagnosticHandler() http.Handler {
 	r := gin.New()
 	r.Use(s.recover)
 	r.GET("/health", s.health)
+	r.HEAD("/health", s.health)
 	r.GET("/ready", s.ready)
+	r.HEAD("/ready", s.ready)
 	if s.metricsHandler != nil {
 		r.GET("/metrics", s.metricsHandler)
+		r.HEAD("/metrics", s.metricsHandler)
 	}
 	r.NoRoute(func(c *gin.Context) { s.fail(c, "", errNotFound) })
 	return r

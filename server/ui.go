@@ -65,8 +65,7 @@ func (s *Server) try(c *gin.Context) {
 		s.fail(c, merchant, err)
 		return
 	}
-	d, err := s.decider.Decide(c.Request.Context(), merchant, req,
-		engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: true})
+	d, err := s.evaluate(c, merchant, req, engine.DecideOptions{Lang: language(c.GetHeader("Accept-Language")), Explain: true})
 	if err != nil {
 		s.fail(c, merchant, err)
 		return

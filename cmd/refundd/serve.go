@@ -27,6 +27,7 @@ import (
 	"github.com/refundd/refundd/engine"
 	"github.com/refundd/refundd/metrics"
 	"github.com/refundd/refundd/replay"
+	"github.com/refundd/refundd/request"
 	"github.com/refundd/refundd/server"
 )
 
@@ -64,6 +65,11 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.DiagnosticAddr, "diagnostic-addr", cfg.DiagnosticAddr, "also serve /metrics, /health and /ready here, in plain HTTP and without a token")
 	fs.StringVar(&cfg.LogHashKeyFile, "log-hash-key-file", cfg.LogHashKeyFile, "key of the HMAC-SHA-256 hashes of identifiers in decision records (default: generated as <data-dir>/log-hash.key)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest request body accepted")
+	fs.IntVar(&cfg.MaxLines, "max-lines", cfg.MaxLines, "most lines an order may hold (more: 400 on order.lines)")
+	fs.IntVar(&cfg.MaxLineIDs, "max-line-ids", cfg.MaxLineIDs, "most entries of claim.line_ids")
+	fs.IntVar(&cfg.MaxStrings, "max-strings", cfg.MaxStrings, "most entries of claim.evidence and of the request's other string arrays")
+	fs.IntVar(&cfg.MaxErrors, "max-errors", cfg.MaxErrors, "most problems a 400 lists (errors_omitted counts the rest)")
+	fs.DurationVar(&cfg.EvalTimeout, "eval-timeout", cfg.EvalTimeout, "bound of one evaluation, explained or not: past it, 503 evaluation_timeout")
 	fs.Int64Var(&cfg.ImpactMaxBytes, "impact-max-bytes", cfg.ImpactMaxBytes, "largest candidate bundle, unpacked, that impact analysis accepts")
 	fs.IntVar(&cfg.ImpactMaxFiles, "impact-max-files", cfg.ImpactMaxFiles, "most files a candidate bundle may hold")
 	fs.DurationVar(&cfg.ImpactTimeout, "impact-timeout", cfg.ImpactTimeout, "time limit of one impact analysis run (compilation and replay)")
@@ -158,7 +164,8 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		log.Error("some merchant policies are not active", "error", err.Error())
 	}
 	go source.Run(ctx, eng)
-	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes,
+	request.SetLimits(request.Limits{Lines: cfg.MaxLines, LineIDs: cfg.MaxLineIDs, Strings: cfg.MaxStrings, Errors: cfg.MaxErrors})
+	opts := server.Options{Logger: log, Metrics: m, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes, EvalTimeout: cfg.EvalTimeout,
 		ImpactTimeout: cfg.ImpactTimeout, ImpactConcurrency: cfg.ImpactConcurrency, MaxBundleBytes: cfg.ImpactMaxBytes,
 		ShadowRate: cfg.ShadowRate}
 	if cfg.DecisionLog != "off" {

@@ -359,3 +359,26 @@ func TestCodeWithoutTextIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluationStopsAtItsDeadline: an evaluation whose context is done is
+// stopped with ErrEvaluationAborted, on either evaluator and explained,
+// never answered with a decision or taken for a policy error.
+func TestEvaluationStopsAtItsDeadline(t *testing.T) {
+	e, err := loadEngine(t, tests.PoliciesDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := tests.LoadCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, opts := range []engine.DecideOptions{{}, {Topdown: true}, {Explain: true}} {
+		d, err := e.Decide(ctx, cases[0].Merchant, decode(t, string(cases[0].Request)), opts)
+		var perr *engine.PolicyError
+		if d != nil || !errors.Is(err, engine.ErrEvaluationAborted) || errors.As(err, &perr) {
+			t.Errorf("%+v with its context done: %v, %v", opts, d, err)
+		}
+	}
+}

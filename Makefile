@@ -36,7 +36,11 @@ image-test: ## Build the image and run it as deployed (read-only, non-root, toke
 # Locally, make test first regenerates docs/merchants.md, so an author's edit
 # needs no extra step; in CI (CI=true) it only checks that the committed page
 # is up to date.
-test: $(if $(CI),,docs) go-lint rego-lint rego-test go-test fuzz-short deploy-check ## Everything: Go and Rego formatting, checks and tests
+test: $(if $(CI),,docs) file-size go-lint rego-lint rego-test go-test fuzz-short deploy-check ## Everything: Go and Rego formatting, checks and tests
+
+.PHONY: file-size
+file-size: ## No tracked file over 5 MB (a build output or a fixture that belongs elsewhere)
+	@git ls-files -z | xargs -0 stat -c '%s %n' 2>/dev/null | awk '$$1 > 5242880 { print "tracked file over 5 MB: " $$2; bad = 1 } END { exit bad }'
 
 .PHONY: test-postgres
 test-postgres: ## make test, with the decision log's PostgreSQL store tested against a throwaway server

@@ -557,17 +557,8 @@ func TestWALFaultInjection(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("REFUNDD_WAL_SWEEP")); err == nil && n > 0 {
 		positions = n
 	}
-	dir := t.TempDir()
-	store, err := OpenSQLite(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	walDir := filepath.Join(dir, "wal")
-	l, err := NewLogger(store, Options{Mode: Durable, WALDir: walDir, WALSegmentBytes: 1 << 16, IndexInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := walLogger(t, Options{WALSegmentBytes: 1 << 16, IndexInterval: time.Hour})
+	walDir := l.wal.dir
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var wg sync.WaitGroup
@@ -589,7 +580,6 @@ func TestWALFaultInjection(t *testing.T) {
 	// The process dies: the WAL is copied as it is on disk, never closed.
 	base := t.TempDir()
 	copyDir(t, walDir, base)
-	l.Close()
 	// A crash tears the next group: never acknowledged.
 	w, _, err := OpenWAL(base, WALOptions{SegmentBytes: 1 << 16})
 	if err != nil {
